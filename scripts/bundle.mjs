@@ -1,0 +1,20 @@
+// Bundles the CLI into one ES module so `conveyor` starts without resolving hundreds of files.
+// The native SQLite addon stays external; everything else is inlined.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/conveyor.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'linked',
+  external: ['better-sqlite3'],
+  legalComments: 'none',
+  // Bundled CommonJS dependencies call require() for Node built-ins.
+  banner: {
+    js: "import { createRequire as __conveyorRequire } from 'node:module'; const require = __conveyorRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});

@@ -1,0 +1,71 @@
+export const MASK = '***';
+const MAX_HOLD = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Streams log output and replaces every secret value with `***`.
+ *
+ * Output is released up to the last newline, so a secret split across two chunks is still
+ * found; a line longer than 64 KiB is released except for a tail as long as the longest
+ * secret. Multi-line secrets are masked line by line as well as whole.
+ */
+export class LogMasker {
+  private readonly needles: Buffer[];
+  private readonly longest: number;
+  private carry: Buffer = EMPTY;
+
+  constructor(secrets: Iterable<string>) {
+    const values = new Set<string>();
+    for (const secret of secrets) {
+      if (secret === '') continue;
+      values.add(secret);
+      for (const line of secret.split(/\r?\n/)) if (line.trim() !== '') values.add(line);
+    }
+    this.needles = [...values].sort((a, b) => b.length - a.length).map((v) => Buffer.from(v));
+    this.longest = this.needles[0]?.length ?? 0;
+  }
+
+  get active(): boolean {
+    return this.needles.length > 0;
+  }
+
+  push(chunk: Buffer): Buffer {
+    if (!this.active) return chunk;
+    const data = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
+    let cut = data.lastIndexOf(10) + 1;
+    if (data.length - cut > MAX_HOLD) cut = data.length - (this.longest - 1);
+    this.carry = cut < data.length ? Buffer.from(data.subarray(cut)) : EMPTY;
+    return this.mask(data.subarray(0, cut));
+  }
+
+  end(): Buffer {
+    const rest = this.carry;
+    this.carry = EMPTY;
+    return this.mask(rest);
+  }
+
+  mask(data: Buffer): Buffer {
+    let out = data;
+    for (const needle of this.needles) out = replaceAll(out, needle);
+    return out;
+  }
+
+  maskText(text: string): string {
+    return this.active ? this.mask(Buffer.from(text)).toString() : text;
+  }
+}
+
+function replaceAll(data: Buffer, needle: Buffer): Buffer {
+  let at = data.indexOf(needle);
+  if (at < 0) return data;
+  const parts: Buffer[] = [];
+  const mask = Buffer.from(MASK);
+  let from = 0;
+  while (at >= 0) {
+    parts.push(data.subarray(from, at), mask);
+    from = at + needle.length;
+    at = data.indexOf(needle, from);
+  }
+  parts.push(data.subarray(from));
+  return Buffer.concat(parts);
+}

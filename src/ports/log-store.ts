@@ -1,0 +1,27 @@
+/** A line of cube output with the time it was received (epoch ms). */
+export interface LogLine {
+  at: number;
+  text: string;
+}
+
+/** An open cube log. Writes are appended in call order and are readable as soon as `write` returns. */
+export interface LogSink {
+  write(chunk: Buffer, at: number): void;
+  /** A line from Conveyor itself (timeouts, errors), marked so it cannot be mistaken for cube output. */
+  note(text: string, at: number): void;
+  close(): void;
+}
+
+/**
+ * Storage of cube logs: stdout and stderr of a cube interleaved in one stream, with receive times.
+ *
+ * Contract: one writer per cube log (`open` twice for the same cube appends). Readers may read
+ * while the writer is writing; they see a prefix of the log. `read` of a log never opened returns
+ * no lines. Bytes are stored as written: masking happens before `write`.
+ */
+export interface LogStore {
+  open(runId: string, cubeId: string): LogSink;
+  read(runId: string, cubeId: string): Promise<LogLine[]>;
+  /** Size in bytes of what is stored so far. */
+  size(runId: string, cubeId: string): Promise<number>;
+}

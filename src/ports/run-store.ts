@@ -1,0 +1,38 @@
+import type { CubeRun, RunRecord, TaskRun, WorkflowRun } from '../core/run/model.js';
+
+/** Changed nodes of one run, written together. */
+export interface RunChanges {
+  run?: RunRecord;
+  workflows?: WorkflowRun[];
+  tasks?: TaskRun[];
+  cubes?: CubeRun[];
+}
+
+export interface RunPage {
+  runs: RunRecord[];
+  /** Slug to pass as `beforeSlug` for the next (older) page; absent on the last page. */
+  nextBeforeSlug?: number;
+}
+
+/**
+ * Persistence of runs and their workflow/task/cube trees.
+ *
+ * Contract:
+ * - `insertRun` stores the whole tree in one transaction and assigns `slug`, the next number of the
+ *   repository's counter (1, 2, ...), unique even with concurrent inserts. It returns the stored run.
+ * - `applyChanges` writes the given nodes in one transaction. Each node carries the `version` it was
+ *   read at; the store bumps it, and throws `ConflictError` (writing nothing) when a stored version
+ *   differs: someone else changed the node. On success the passed objects' versions are updated.
+ * - `getRun` throws `NotFoundError`; `findRun` returns undefined.
+ * - `listRuns` returns newest first, at most `pageSize`.
+ * - Methods may be called concurrently; callers serialize writes to one run themselves.
+ * - `close` waits for nothing pending; calls after it fail.
+ */
+export interface RunStore {
+  insertRun(run: RunRecord): Promise<RunRecord>;
+  applyChanges(changes: RunChanges): Promise<void>;
+  getRun(repoId: string, slug: string): Promise<RunRecord>;
+  findRun(repoId: string, slug: string): Promise<RunRecord | undefined>;
+  listRuns(repoId: string, options: { pageSize: number; beforeSlug?: number }): Promise<RunPage>;
+  close(): Promise<void>;
+}

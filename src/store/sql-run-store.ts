@@ -1,0 +1,177 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { RunRecord } from '../core/run/model.js';
+import { ConflictError, NotFoundError } from '../ports/errors.js';
+import type { RunChanges, RunPage, RunStore } from '../ports/run-store.js';
+import { assembleRun, cubeToRow, datesToRow, runToRow, taskToRow, workflowToRow } from './run-mapper.js';
+import type { Database, RunsTable } from './schema.js';
+
+/**
+ * `RunStore` over Kysely: the same queries serve SQLite and PostgreSQL; only the dialect differs.
+ */
+export class SqlRunStore implements RunStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertRun(run: RunRecord): Promise<RunRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      const counter = await trx
+        .insertInto('repo_run_counters')
+        .values({ repo_id: run.repoId, last_slug: 1 })
+        .onConflict((oc) =>
+          oc.column('repo_id').doUpdateSet({ last_slug: sql`repo_run_counters.last_slug + 1` }),
+        )
+        .returning('last_slug')
+        .executeTakeFirstOrThrow();
+      const slug = Number(counter.last_slug);
+      await trx.insertInto('runs').values(runToRow(run, slug)).execute();
+      await this.insertTree(trx, run);
+      run.slug = String(slug);
+      return run;
+    });
+  }
+
+  private async insertTree(trx: Transaction<Database>, run: RunRecord): Promise<void> {
+    const workflows = run.workflows.map((w, i) => workflowToRow(run.id, w, i));
+    const tasks = run.workflows.flatMap((w) => w.tasks.map((t, i) => taskToRow(run.id, w.id, t, i)));
+    const cubes = run.workflows.flatMap((w) =>
+      w.tasks.flatMap((t) => t.cubes.map((c, i) => cubeToRow(run.id, t.id, c, i))),
+    );
+    // Chunked so large trees stay under the drivers' bound-parameter limits.
+    for (const chunk of chunks(workflows, 200)) await trx.insertInto('run_workflows').values(chunk).execute();
+    for (const chunk of chunks(tasks, 200)) await trx.insertInto('run_tasks').values(chunk).execute();
+    for (const chunk of chunks(cubes, 100)) await trx.insertInto('run_cubes').values(chunk).execute();
+  }
+
+  async applyChanges(changes: RunChanges): Promise<void> {
+    const bumped: { version: number }[] = [];
+    await this.db.transaction().execute(async (trx) => {
+      const check = (rows: bigint | number, what: string, id: string) => {
+        if (Number(rows) !== 1) throw new ConflictError(`${what} ${id} was changed by someone else`);
+      };
+      if (changes.run) {
+        const r = changes.run;
+        const res = await trx
+          .updateTable('runs')
+          .set({
+            status: r.status,
+            ...datesToRow(r.dates),
+            error_messages: JSON.stringify(r.errorMessages),
+            version: r.version + 1,
+          })
+          .where('id', '=', r.id)
+          .where('version', '=', r.version)
+          .executeTakeFirst();
+        check(res.numUpdatedRows, 'run', r.id);
+        bumped.push(r);
+      }
+      for (const w of changes.workflows ?? []) {
+        const res = await trx
+          .updateTable('run_workflows')
+          .set({ status: w.status, ...datesToRow(w.dates), version: w.version + 1 })
+          .where('id', '=', w.id)
+          .where('version', '=', w.version)
+          .executeTakeFirst();
+        check(res.numUpdatedRows, 'workflow', w.id);
+        bumped.push(w);
+      }
+      for (const t of changes.tasks ?? []) {
+        const res = await trx
+          .updateTable('run_tasks')
+          .set({
+            status: t.status,
+            ...datesToRow(t.dates),
+            outputs_json: JSON.stringify(t.outputs),
+            version: t.version + 1,
+          })
+          .where('id', '=', t.id)
+          .where('version', '=', t.version)
+          .executeTakeFirst();
+        check(res.numUpdatedRows, 'task', t.id);
+        bumped.push(t);
+      }
+      for (const c of changes.cubes ?? []) {
+        const res = await trx
+          .updateTable('run_cubes')
+          .set({
+            status: c.status,
+            ...datesToRow(c.dates),
+            outputs_json: JSON.stringify(c.outputs),
+            exit_code: c.exitCode ?? null,
+            error_message: c.errorMessage ?? null,
+            artifacts_json: JSON.stringify(c.artifacts),
+            version: c.version + 1,
+          })
+          .where('id', '=', c.id)
+          .where('version', '=', c.version)
+          .executeTakeFirst();
+        check(res.numUpdatedRows, 'cube', c.id);
+        bumped.push(c);
+      }
+    });
+    for (const node of bumped) node.version++;
+  }
+
+  async getRun(repoId: string, slug: string): Promise<RunRecord> {
+    const run = await this.findRun(repoId, slug);
+    if (!run) throw new NotFoundError(`run ${slug} not found`);
+    return run;
+  }
+
+  async findRun(repoId: string, slug: string): Promise<RunRecord | undefined> {
+    if (!/^\d{1,15}$/.test(slug)) return undefined;
+    const row = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('repo_id', '=', repoId)
+      .where('slug', '=', Number(slug))
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const [run] = await this.loadTrees([row]);
+    return run;
+  }
+
+  async listRuns(repoId: string, options: { pageSize: number; beforeSlug?: number }): Promise<RunPage> {
+    let query = this.db.selectFrom('runs').selectAll().where('repo_id', '=', repoId);
+    if (options.beforeSlug !== undefined) query = query.where('slug', '<', options.beforeSlug);
+    const rows = await query
+      .orderBy('slug', 'desc')
+      .limit(options.pageSize + 1)
+      .execute();
+    const page = rows.slice(0, options.pageSize);
+    const runs = await this.loadTrees(page);
+    const last = page.at(-1);
+    return rows.length > options.pageSize && last ? { runs, nextBeforeSlug: Number(last.slug) } : { runs };
+  }
+
+  private async loadTrees(rows: RunsTable[]): Promise<RunRecord[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [workflows, tasks, cubes] = await Promise.all([
+      this.db
+        .selectFrom('run_workflows')
+        .selectAll()
+        .where('run_id', 'in', ids)
+        .orderBy('position')
+        .execute(),
+      this.db.selectFrom('run_tasks').selectAll().where('run_id', 'in', ids).orderBy('position').execute(),
+      this.db.selectFrom('run_cubes').selectAll().where('run_id', 'in', ids).orderBy('position').execute(),
+    ]);
+    return rows.map((row) =>
+      assembleRun(
+        row,
+        workflows.filter((w) => w.run_id === row.id),
+        tasks.filter((t) => t.run_id === row.id),
+        cubes.filter((c) => c.run_id === row.id),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,339 @@
+import { LogMasker } from '../core/run/mask.js';
+import type { CubeRun, Dates, RunRecord, TaskRun, WorkflowRun } from '../core/run/model.js';
+import {
+  isTerminal,
+  nextCubeStatus,
+  rollUp,
+  satisfiesDependents,
+  type NodeEvent,
+  type RunStatus,
+} from '../core/run/status.js';
+import type { CubeProcess } from '../ports/executor.js';
+import type { RunChanges, RunStore } from '../ports/run-store.js';
+import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
+import { runCube, type CubeResult, type CubeRunnerDeps } from './cube-runner.js';
+
+export interface EngineDeps extends CubeRunnerDeps {
+  store: RunStore;
+  workspaces: WorkspaceProvider;
+  /** How many cubes may run at once across the run. */
+  parallelism: number;
+}
+
+export type NodeKind = 'run' | 'workflow' | 'task' | 'cube';
+
+/** What a front end (the CLI's live tree, the server's event stream) hears while a run executes. */
+export interface EngineListener {
+  onStatus?: (kind: NodeKind, path: string[], status: RunStatus, run: RunRecord) => void;
+  onOutput?: (path: string[], chunk: Buffer) => void;
+}
+
+interface TaskState {
+  workflow: WorkflowRun;
+  task: TaskRun;
+  /** Cubes not started yet, in config order; and every cube by name. */
+  pending: CubeRun[];
+  bySlug: Map<string, CubeRun>;
+  preparing: boolean;
+  dirs?: TaskDirs;
+  env: Record<string, string>;
+  processes: CubeProcess[];
+}
+
+/**
+ * Executes a stored run (status `prepared`) to its end. Scheduling is event driven: each time
+ * something finishes, `pump` starts what became ready and cancels what can no longer run, and the
+ * changed nodes are written to the store together on the next tick.
+ */
+export class RunEngine {
+  private readonly tasks = new Map<string, TaskState>();
+  private readonly running = new Set<CubeRun>();
+  private readonly pending: Promise<unknown>[] = [];
+  private readonly dirty = {
+    run: false,
+    workflows: new Set<WorkflowRun>(),
+    tasks: new Set<TaskRun>(),
+    cubes: new Set<CubeRun>(),
+  };
+  private readonly masker: LogMasker;
+  private flushScheduled = false;
+  private flushChain: Promise<void> = Promise.resolve();
+  private persistError: unknown;
+  private cancelReason: string | undefined;
+  private finish!: () => void;
+  private readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
+
+  constructor(
+    private readonly deps: EngineDeps,
+    readonly run: RunRecord,
+    private readonly secrets: Record<string, string>,
+    private readonly listener: EngineListener = {},
+  ) {
+    this.masker = new LogMasker(Object.values(secrets));
+    for (const workflow of run.workflows) {
+      for (const task of workflow.tasks) {
+        this.tasks.set(task.id, {
+          workflow,
+          task,
+          pending: task.cubes.filter((c) => c.status === 'created'),
+          bySlug: new Map(task.cubes.map((c) => [c.slug, c])),
+          preparing: false,
+          env: {},
+          processes: [],
+        });
+      }
+    }
+  }
+
+  /** Runs until every cube has ended; resolves with the final run (also when it failed). */
+  async execute(): Promise<RunRecord> {
+    this.pump();
+    await this.finished;
+    await Promise.all(this.pending);
+    this.scheduleFlush();
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.flushChain;
+    if (this.persistError !== undefined) {
+      throw this.persistError instanceof Error
+        ? this.persistError
+        : new Error(`run could not be stored: ${JSON.stringify(this.persistError)}`);
+    }
+    return this.run;
+  }
+
+  /** Stops the run: running cubes are ended, nothing new starts, everything left ends `canceled`. */
+  cancel(reason: string): void {
+    if (this.cancelReason !== undefined || isTerminal(this.run.status)) return;
+    this.cancelReason = reason;
+    this.run.errorMessages.push(reason);
+    this.dirty.run = true;
+    for (const state of this.tasks.values()) for (const p of state.processes) p.cancel();
+    this.pump();
+  }
+
+  private now(): number {
+    return this.deps.clock.now();
+  }
+
+  private pump(): void {
+    let changed = true;
+    while (changed) {
+      changed = false;
+      for (const state of this.tasks.values()) changed = this.pumpTask(state) || changed;
+    }
+    this.rollUpAll();
+    this.scheduleFlush();
+    if (isTerminal(this.run.status)) this.finish();
+  }
+
+  /** Advances one task; returns whether anything changed. */
+  private pumpTask(state: TaskState): boolean {
+    const { workflow, task } = state;
+    if (task.status === 'created' && !state.preparing) {
+      const deps = task.needs
+        .map((n) => workflow.tasks.find((t) => t.slug === n))
+        .filter((t): t is TaskRun => !!t);
+      if (this.cancelReason !== undefined) return this.endTaskUnstarted(state, 'the run was canceled');
+      if (!deps.every((d) => isTerminal(d.status))) return false;
+      const blockers = deps.filter((d) => d.status !== 'success').map((d) => `'${d.slug}' (${d.status})`);
+      if (blockers.length > 0)
+        return this.endTaskUnstarted(state, `not started: it needs task ${blockers.join(', ')}`);
+      this.startTask(state);
+      return false;
+    }
+    if (task.status !== 'processing' || !state.dirs) return false;
+    // Only what ends can unblock other cubes or tasks, so only that asks for another pass.
+    let unblocked = false;
+    state.pending = state.pending.filter((cube) => {
+      if (cube.status !== 'created') return false;
+      if (this.cancelReason !== undefined) {
+        this.setCube(state, cube, { type: 'cancel' }, 'the run was canceled before this cube started');
+        unblocked = true;
+        return false;
+      }
+      const blockers: string[] = [];
+      for (const name of cube.needs) {
+        const dep = state.bySlug.get(name);
+        if (!dep) continue;
+        if (!isTerminal(dep.status)) return true;
+        if (!satisfiesDependents(dep)) blockers.push(`'${dep.slug}' (${dep.status})`);
+      }
+      if (blockers.length > 0) {
+        this.setCube(
+          state,
+          cube,
+          { type: 'dependency-failed' },
+          `not started: it needs cube ${blockers.join(', ')}`,
+        );
+        unblocked = true;
+        return false;
+      }
+      if (this.running.size >= this.deps.parallelism) return true;
+      this.startCube(state, cube);
+      return false;
+    });
+    if (state.pending.length === 0 && task.cubes.every((c) => isTerminal(c.status))) {
+      this.endTask(state);
+      return true;
+    }
+    return unblocked;
+  }
+
+  private startTask(state: TaskState): void {
+    state.preparing = true;
+    this.setStatus('task', [state.workflow.slug, state.task.slug], state.task, 'processing');
+    this.dirty.tasks.add(state.task);
+    const key = `${this.run.workflows.indexOf(state.workflow)}-${state.workflow.tasks.indexOf(state.task)}-${state.task.slug}`;
+    this.track(
+      this.deps.workspaces.prepare(this.run.id, key, state.workflow.spec.checkout).then(
+        (dirs) => {
+          state.dirs = dirs;
+          this.pump();
+        },
+        (error: unknown) => {
+          const message = `task '${state.task.slug}': the workspace could not be prepared: ${error instanceof Error ? error.message : String(error)}`;
+          this.run.errorMessages.push(message);
+          this.dirty.run = true;
+          for (const cube of state.task.cubes) this.setCube(state, cube, { type: 'error' }, message);
+          this.endTask(state);
+          this.pump();
+        },
+      ),
+    );
+  }
+
+  private endTaskUnstarted(state: TaskState, reason: string): boolean {
+    for (const cube of state.task.cubes) this.setCube(state, cube, { type: 'dependency-failed' }, reason);
+    this.endTask(state);
+    return true;
+  }
+
+  private endTask(state: TaskState): void {
+    const { task, workflow } = state;
+    if (isTerminal(task.status)) return;
+    if (task.status === 'processing') task.outputs = this.evaluateTaskOutputs(state);
+    this.setStatus('task', [workflow.slug, task.slug], task, rollUp(task.cubes));
+    this.dirty.tasks.add(task);
+    const dirs = state.dirs;
+    for (const p of state.processes) p.killLeftovers();
+    state.processes = [];
+    if (dirs) this.track(this.deps.workspaces.release(dirs));
+  }
+
+  private evaluateTaskOutputs(state: TaskState): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, expression] of Object.entries(state.task.spec.outputs)) {
+      out[name] = expression.replace(
+        /\$\{\{\s*cubes\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)\s*\}\}/g,
+        (_m, cube: string, key: string) => state.task.cubes.find((c) => c.slug === cube)?.outputs[key] ?? '',
+      );
+    }
+    return out;
+  }
+
+  private startCube(state: TaskState, cube: CubeRun): void {
+    this.running.add(cube);
+    this.setCube(state, cube, { type: 'start' });
+    const path = [state.workflow.slug, state.task.slug, cube.slug];
+    const onOutput = this.listener.onOutput;
+    const job = runCube(this.deps, {
+      run: this.run,
+      workflow: state.workflow,
+      task: state.task,
+      cube,
+      index: state.task.cubes.indexOf(cube),
+      dirs: state.dirs as TaskDirs,
+      taskEnv: { ...state.env },
+      secrets: this.secrets,
+      masker: this.masker,
+      onProcess: (p) => {
+        state.processes.push(p);
+        if (this.cancelReason !== undefined) p.cancel();
+      },
+      ...(onOutput ? { onOutput: (chunk: Buffer) => onOutput(path, chunk) } : {}),
+    }).catch((error: unknown): CubeResult => ({
+      event: { type: 'error' },
+      errorMessage: `internal error: ${error instanceof Error ? error.message : String(error)}`,
+      outputs: {},
+      env: {},
+      artifacts: [],
+    }));
+    this.track(
+      job.then((result) => {
+        this.running.delete(cube);
+        Object.assign(state.env, result.env);
+        cube.outputs = result.outputs;
+        cube.artifacts = result.artifacts;
+        if (result.exitCode !== undefined) cube.exitCode = result.exitCode;
+        this.setCube(state, cube, result.event, result.errorMessage);
+        this.pump();
+      }),
+    );
+  }
+
+  /** Moves a cube through the cube state machine (core/run/status.ts). */
+  private setCube(state: TaskState, cube: CubeRun, event: NodeEvent, errorMessage?: string): void {
+    if (errorMessage !== undefined) cube.errorMessage = errorMessage;
+    this.setStatus(
+      'cube',
+      [state.workflow.slug, state.task.slug, cube.slug],
+      cube,
+      nextCubeStatus(cube.status, event),
+    );
+    this.dirty.cubes.add(cube);
+  }
+
+  private rollUpAll(): void {
+    for (const workflow of this.run.workflows) {
+      if (this.setStatus('workflow', [workflow.slug], workflow, rollUp(workflow.tasks)))
+        this.dirty.workflows.add(workflow);
+    }
+    const status = rollUp(this.run.workflows);
+    if (this.setStatus('run', [], this.run, status === 'created' ? 'prepared' : status))
+      this.dirty.run = true;
+  }
+
+  /** Moves a node to `status`, keeping its dates; returns whether it changed. */
+  private setStatus(
+    kind: NodeKind,
+    path: string[],
+    node: { status: RunStatus; dates: Dates },
+    status: RunStatus,
+  ): boolean {
+    if (node.status === status) return false;
+    const now = this.now();
+    node.status = status;
+    node.dates.updatedAt = now;
+    if (status === 'processing' && node.dates.startedAt === undefined) node.dates.startedAt = now;
+    if (isTerminal(status)) node.dates.finishedAt = now;
+    this.listener.onStatus?.(kind, path, status, this.run);
+    return true;
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.pending.push(promise.catch((error: unknown) => (this.persistError ??= error)));
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const changes: RunChanges = {
+        ...(this.dirty.run ? { run: this.run } : {}),
+        workflows: [...this.dirty.workflows],
+        tasks: [...this.dirty.tasks],
+        cubes: [...this.dirty.cubes],
+      };
+      this.dirty.run = false;
+      this.dirty.workflows.clear();
+      this.dirty.tasks.clear();
+      this.dirty.cubes.clear();
+      this.flushChain = this.flushChain
+        .then(() => this.deps.store.applyChanges(changes))
+        .catch((error: unknown) => {
+          this.persistError ??= error;
+        });
+    });
+  }
+}

@@ -1,0 +1,164 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pc from 'picocolors';
+import { CONFIG_PATHS, loadConfig } from '../../app/load-config.js';
+import { startLocalRun } from '../../app/run-local.js';
+import type { EngineListener } from '../../app/run-engine.js';
+import { parseEnvFile } from '../../core/run/env-file.js';
+import { LogMasker } from '../../core/run/mask.js';
+import { killAllGroups } from '../../executors/process-group.js';
+import { runJson } from '../../transport/run-json.js';
+import { findRepo, readHeadCommit } from '../../workspace/git.js';
+import { WorkingTreeWorkspaces } from '../../workspace/working-tree-workspaces.js';
+import { composeLocal } from '../compose-local.js';
+import { parseAssignments, printDiagnostics, UsageError } from '../output.js';
+import { LiveTree } from '../render/live-tree.js';
+import { PlainLines } from '../render/plain-lines.js';
+import { printSummary } from '../render/summary.js';
+
+export interface RunFlags {
+  dir?: string;
+  workflow: string[];
+  input: string[];
+  secret: string[];
+  secretsFile?: string;
+  json?: boolean;
+  artifactsDir?: string;
+  parallel?: string;
+  keepWorkspaces?: boolean;
+}
+
+/** `conveyor run`: executes the repository's pipeline on this machine. Returns the exit code. */
+export async function runCommand(flags: RunFlags): Promise<number> {
+  const dir = resolve(flags.dir ?? '.');
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory())
+    throw new UsageError(`${dir} is not a directory`, 'pass the repository with -C DIR');
+  const repo = await findRepo(dir);
+  const top = repo?.top;
+  const root = top ?? dir;
+  const loaded = await loadConfig(root);
+  if (!loaded)
+    throw new UsageError(
+      `no pipeline config in ${root}`,
+      `create ${CONFIG_PATHS[0]} (or ${CONFIG_PATHS[2]}); \`conveyor validate\` checks it`,
+    );
+  printDiagnostics(loaded.diagnostics);
+  if (!loaded.config) return 2;
+  const inputs = parseAssignments(flags.input, '--input');
+  const secrets = {
+    ...(await readSecretsFile(flags.secretsFile)),
+    ...parseAssignments(flags.secret, '--secret'),
+  };
+  const parallelism = flags.parallel === undefined ? undefined : Number(flags.parallel);
+  if (parallelism !== undefined && !(Number.isInteger(parallelism) && parallelism > 0))
+    throw new UsageError(`--parallel '${flags.parallel}' is not a positive whole number`);
+
+  const stateDir = repo ? resolve(repo.commonDir, 'conveyor') : resolve(root, '.conveyor/state');
+  const artifactsDir = resolve(root, flags.artifactsDir ?? '.conveyor/artifacts');
+  const baseDir = await mkdtemp(resolve(tmpdir(), 'conveyor-run-'));
+  const exclude = [artifactsDir, stateDir]
+    .map((p) => relative(root, p))
+    .filter((p) => p && !p.startsWith('..') && !isAbsolute(p));
+  const workspaces = new WorkingTreeWorkspaces({
+    sourceDir: root,
+    isGit: top !== undefined,
+    baseDir,
+    keep: !!flags.keepWorkspaces,
+    exclude,
+  });
+  const deps = await composeLocal({
+    stateDir,
+    artifactsDir,
+    workspaces,
+    ...(parallelism ? { parallelism } : {}),
+  });
+  try {
+    const listener = pickListener(flags);
+    const started = await startLocalRun(
+      deps,
+      {
+        config: loaded.config,
+        repoId: `local:${root}`,
+        workflows: flags.workflow,
+        inputs,
+        secrets,
+        ...(repo ? { commit: await readHeadCommit(repo.top, repo.headRef) } : {}),
+        repoUrl: pathToFileURL(root).href,
+      },
+      listener,
+    );
+    if (!('engine' in started)) {
+      for (const e of started.errors)
+        process.stderr.write(
+          `${pc.red('error')}: ${e.workflow ? `workflow '${e.workflow}': ` : ''}${e.message}\n`,
+        );
+      return 2;
+    }
+    const { engine } = started;
+    const stopSignals = handleSignals((signal) => engine.cancel(`canceled by ${signal}`));
+    if (listener instanceof LiveTree) listener.start(started.run);
+    let run;
+    try {
+      run = await engine.execute();
+    } finally {
+      stopSignals();
+      if (listener instanceof LiveTree) listener.stop();
+    }
+    const masker = new LogMasker(Object.values(secrets));
+    if (flags.json) {
+      const json = runJson(run, { artifactUrl: (a) => a.location, mask: (t) => masker.maskText(t) });
+      process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+    } else {
+      await printSummary(run, deps.logs, process.stdout, relative(process.cwd(), artifactsDir) || '.');
+    }
+    if (flags.keepWorkspaces && !flags.json)
+      process.stderr.write(pc.dim(`Task directories kept in ${baseDir}\n`));
+    return run.status === 'success' ? 0 : 1;
+  } finally {
+    deps.native.close?.();
+    deps.container?.close?.();
+    await deps.store.close();
+    if (!flags.keepWorkspaces) await rm(baseDir, { recursive: true, force: true });
+  }
+}
+
+function pickListener(flags: RunFlags): EngineListener {
+  if (flags.json) return {};
+  if (process.stdout.isTTY) return new LiveTree(process.stdout);
+  return new PlainLines(process.stdout);
+}
+
+async function readSecretsFile(file: string | undefined): Promise<Record<string, string>> {
+  if (!file) return {};
+  const text = await readFile(file, 'utf8').catch((error: Error) => {
+    throw new UsageError(`cannot read secrets file ${file}: ${error.message}`);
+  });
+  const parsed = parseEnvFile(text);
+  if (parsed.errors.length > 0)
+    throw new UsageError(`secrets file ${file}: ${parsed.errors[0]}`, 'write one NAME=VALUE per line');
+  return parsed.values;
+}
+
+/** First SIGINT/SIGTERM cancels the run gracefully; a second one ends everything at once. */
+function handleSignals(cancel: (signal: string) => void): () => void {
+  let count = 0;
+  const handler = (signal: NodeJS.Signals): void => {
+    count++;
+    if (count === 1) {
+      process.stderr.write(`\n${pc.yellow(`${signal}: canceling the run (again to stop at once)…`)}\n`);
+      cancel(signal);
+      return;
+    }
+    killAllGroups();
+    process.exit(130);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  process.on('exit', killAllGroups);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

@@ -1,0 +1,125 @@
+import pc from 'picocolors';
+import { formatDuration } from '../../core/config/duration.js';
+import type { CubeRun, Dates, RunRecord } from '../../core/run/model.js';
+import { isTerminal, type RunStatus } from '../../core/run/status.js';
+import type { EngineListener } from '../../app/run-engine.js';
+import { statusIcon } from '../output.js';
+
+// eslint-disable-next-line no-control-regex
+const ANSI_CODE = /\x1b\[[0-9;]*m/g;
+
+/**
+ * The live view of `conveyor run` on a terminal: workflows and tasks with their status and
+ * duration, the running cubes with their last log line, and cubes that failed, redrawn in place.
+ * Finished cubes of a task are summed up as a count so large runs fit the screen.
+ */
+export class LiveTree implements EngineListener {
+  private readonly lastLine = new Map<string, string>();
+  private run: RunRecord | undefined;
+  private drawn = 0;
+  private frame = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(run: RunRecord): void {
+    this.run = run;
+    this.timer = setInterval(() => this.draw(), 100);
+    this.draw();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.draw();
+  }
+
+  onStatus(_kind: string, _path: string[], _status: RunStatus, run: RunRecord): void {
+    this.run = run;
+  }
+
+  onOutput(path: string[], chunk: Buffer): void {
+    const text = chunk.toString('utf8');
+    const lines = text.split('\n').filter((l) => l.trim() !== '');
+    const last = lines.at(-1);
+    if (last !== undefined) this.lastLine.set(path.join('/'), last.replace(/\r/g, '').replace(ANSI_CODE, ''));
+  }
+
+  private draw(): void {
+    if (!this.run) return;
+    this.frame++;
+    const width = this.out.columns || 100;
+    const lines = this.render(this.run).map((l) => truncate(l, width - 1));
+    const maxRows = Math.max(5, (this.out.rows || 40) - 2);
+    const shown =
+      lines.length > maxRows
+        ? [...lines.slice(0, maxRows - 1), pc.dim(`… ${lines.length - maxRows + 1} more lines`)]
+        : lines;
+    const up = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    this.out.write(`${up}\r\x1b[0J${shown.join('\n')}\n`);
+    this.drawn = shown.length;
+  }
+
+  render(run: RunRecord): string[] {
+    const lines = [
+      `${statusIcon(run.status, this.frame)} Run ${run.slug} ${pc.dim(this.duration(run.dates, run.status))}`,
+    ];
+    for (const workflow of run.workflows) {
+      lines.push(
+        `  ${statusIcon(workflow.status, this.frame)} ${pc.bold(workflow.slug)} ${pc.dim(this.duration(workflow.dates, workflow.status))}`,
+      );
+      for (const task of workflow.tasks) {
+        const done = task.cubes.filter((c) => isTerminal(c.status)).length;
+        lines.push(
+          `    ${statusIcon(task.status, this.frame)} ${task.slug} ${pc.dim(`${done}/${task.cubes.length} cubes  ${this.duration(task.dates, task.status)}`)}`,
+        );
+        for (const cube of task.cubes) {
+          if (!this.shows(cube)) continue;
+          const last =
+            cube.status === 'processing'
+              ? this.lastLine.get(`${workflow.slug}/${task.slug}/${cube.slug}`)
+              : cube.errorMessage;
+          lines.push(
+            `      ${statusIcon(cube.status, this.frame)} ${cube.slug} ${pc.dim(this.duration(cube.dates, cube.status))}${last ? pc.dim(`  │ ${last}`) : ''}`,
+          );
+        }
+      }
+    }
+    return lines;
+  }
+
+  private shows(cube: CubeRun): boolean {
+    return (
+      cube.status === 'processing' ||
+      (isTerminal(cube.status) && cube.status !== 'success' && !cube.errorMessage?.startsWith('not started'))
+    );
+  }
+
+  private duration(dates: Dates, status: RunStatus): string {
+    if (dates.startedAt === undefined) return '';
+    const end = isTerminal(status) ? (dates.finishedAt ?? this.now()) : this.now();
+    return formatDuration(end - dates.startedAt);
+  }
+}
+
+function truncate(line: string, width: number): string {
+  // Width is measured without color codes; cut the visible text, keep the reset at the end.
+
+  const visible = line.replace(ANSI_CODE, '');
+  if (visible.length <= width) return line;
+  let count = 0;
+  let out = '';
+  for (let i = 0; i < line.length && count < width - 1; i++) {
+    const esc = line[i] === '\x1b' ? /^.\[[0-9;]*m/.exec(line.slice(i)) : null;
+    if (esc) {
+      out += esc[0];
+      i += esc[0].length - 1;
+      continue;
+    }
+    out += line[i];
+    count++;
+  }
+  return `${out}…\x1b[0m`;
+}

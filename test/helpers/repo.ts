@@ -1,0 +1,43 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** A real git repository in a temp dir with the given files committed. */
+export function tempRepo(files: Record<string, string>, options: { commit?: boolean } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'conveyor-test-repo-'));
+  execFileSync('git', ['init', '-q', '-b', 'main', dir]);
+  writeFiles(dir, files);
+  if (options.commit !== false) {
+    execFileSync('git', ['add', '-A'], { cwd: dir });
+    execFileSync(
+      'git',
+      [
+        '-c',
+        'user.name=Test',
+        '-c',
+        'user.email=test@example.com',
+        'commit',
+        '-qm',
+        'initial commit\n\nbody line',
+      ],
+      { cwd: dir },
+    );
+  }
+  return dir;
+}
+
+export function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+}
+
+export function tempDir(prefix = 'conveyor-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function remove(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

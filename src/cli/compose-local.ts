@@ -34,7 +34,8 @@ export async function composeLocal(setup: LocalSetup): Promise<EngineDeps> {
     workspaces: setup.workspaces,
     clock: systemClock,
     newId: randomUUID,
-    parallelism: setup.parallelism ?? Math.max(2, availableParallelism()),
+    // Cubes mostly wait on I/O or children; twice the CPUs (at least 4) keeps independent tasks moving.
+    parallelism: setup.parallelism ?? Math.max(4, 2 * availableParallelism()),
   };
 }
 

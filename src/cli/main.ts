@@ -22,7 +22,7 @@ function program(): Command {
     .option('--secrets-file <file>', 'read secrets from a NAME=VALUE file')
     .option('--json', 'print the finished run as one JSON document (SourceCraft Run shape)')
     .option('--artifacts-dir <dir>', 'where artifacts are stored (default: .conveyor/artifacts)')
-    .option('-p, --parallel <n>', 'cubes that may run at once (default: number of CPUs, at least 2)')
+    .option('-p, --parallel <n>', 'cubes that may run at once (default: twice the CPUs, at least 4)')
     .option('--keep-workspaces', 'keep the task directories after the run, for inspection')
     .action(async (flags: import('./commands/run.js').RunFlags) => {
       const { runCommand } = await import('./commands/run.js');

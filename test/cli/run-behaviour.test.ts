@@ -126,9 +126,19 @@ describe('conveyor run: bad input exits 2 and says what to do', () => {
       /secret 'KEY' is used by the config but was not given \(pass --secret KEY=VALUE/,
     );
     const secrets = join(tempDir(), 'secrets.env');
-    writeFileSync(secrets, 'KEY=from-file\n');
+    writeFileSync(secrets, '# deploy key\nKEY=from-file\n');
     result = await runCli(['run', '-i', 'NAME=x', '--secrets-file', secrets, '--json'], { cwd: repo });
     assert.equal(result.code, 0, result.stderr);
+  });
+
+  it('a malformed secrets file names the line without printing it', async () => {
+    const repo = tempRepo({ '.conveyor/ci.yaml': simple('true') });
+    const secrets = join(tempDir(), 'secrets.env');
+    writeFileSync(secrets, 'A=1\nexport TOKEN=hunter2-very-secret\n');
+    const result = await runCli(['run', '--secrets-file', secrets], { cwd: repo });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /secrets file .*: line 2 is not NAME=VALUE/);
+    assert.doesNotMatch(result.stderr, /hunter2/);
   });
 
   it('malformed options', async () => {

@@ -135,9 +135,15 @@ async function readSecretsFile(file: string | undefined): Promise<Record<string,
   const text = await readFile(file, 'utf8').catch((error: Error) => {
     throw new UsageError(`cannot read secrets file ${file}: ${error.message}`);
   });
-  const parsed = parseEnvFile(text);
-  if (parsed.errors.length > 0)
-    throw new UsageError(`secrets file ${file}: ${parsed.errors[0]}`, 'write one NAME=VALUE per line');
+  // Comment lines become blank ones, so line numbers in errors stay those of the file.
+  const parsed = parseEnvFile(text.replace(/^[ \t]*#.*$/gm, ''));
+  const bad = parsed.errors[0];
+  // The parser quotes the offending line; here that line may hold a secret, so only its number is shown.
+  if (bad !== undefined)
+    throw new UsageError(
+      `secrets file ${file}: ${/^line \d+/.exec(bad)?.[0] ?? 'a line'} is not NAME=VALUE`,
+      'write one NAME=VALUE per line (NAME<<EOF ... EOF for multi-line values, # for comments)',
+    );
   return parsed.values;
 }
 

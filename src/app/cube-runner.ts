@@ -141,7 +141,8 @@ async function execute(
 ): Promise<CubeExit> {
   const executor = how.image ? deps.container : deps.native;
   if (!executor) return { kind: 'error', message: 'no executor for this cube' };
-  const { masker, onOutput } = job;
+  const { onOutput } = job;
+  const masker = job.masker.stream();
   const write = (chunk: Buffer): void => {
     if (chunk.length === 0) return;
     how.sink.write(chunk, deps.clock.now());

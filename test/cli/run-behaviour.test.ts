@@ -33,6 +33,31 @@ describe('conveyor run: outcomes and exit codes', () => {
     assert.match(result.stdout, /── w \/ t \/ c: failed: script exited with code 2\n\s+the-reason/);
   });
 
+  it('keeps the logs of cubes running at once apart, with secrets masked', async () => {
+    const long = '0123456789-0123456789-0123456789';
+    const repo = tempRepo({
+      '.conveyor/ci.yaml': [
+        'workflows:',
+        '  w:',
+        '    tasks:',
+        '      - name: t',
+        '        env: {S: "${{ secrets.S }}"}',
+        '        cubes:',
+        `          - {name: a, script: "printf 'alpha-${long} '; sleep 0.4; echo alpha-end $S; exit 1"}`,
+        `          - {name: b, needs: ['-'], script: "sleep 0.2; printf 'beta-${long} '; sleep 0.4; echo beta-end; exit 1"}`,
+        '',
+      ].join('\n'),
+    });
+    const result = await runCli(['run', '--secret', 'S=hush-hush'], { cwd: repo });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(`── w / t / a: failed.*\\n\\s+alpha-${long} alpha-end \\*\\*\\*\\n`),
+    );
+    assert.match(result.stdout, new RegExp(`── w / t / b: failed.*\\n\\s+beta-${long} beta-end\\n`));
+    assert.doesNotMatch(result.stdout, /hush-hush/);
+  });
+
   it('reads .sourcecraft/ci.yaml when there is no .conveyor/ci.yaml', async () => {
     const repo = tempRepo({ '.sourcecraft/ci.yaml': simple('echo from-sourcecraft') });
     const result = await runCli(['run', '--json'], { cwd: repo });

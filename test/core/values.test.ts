@@ -116,6 +116,17 @@ describe('secret masking', () => {
     ]).toString();
     assert.equal(out, 'key: ***\nplain line\n');
   });
+  it('keeps the streams of concurrent cubes apart', () => {
+    const shared = new LogMasker(['s3cret']);
+    const a = shared.stream();
+    const b = shared.stream();
+    // Interleaved as two cubes' output arrives: A's unfinished line must not end up in B's log.
+    const outA = [a.push(Buffer.from('from A, s3c'))];
+    const outB = [b.push(Buffer.from('from B\nand a tail')), b.end()];
+    outA.push(a.push(Buffer.from('ret\n')), a.end());
+    assert.equal(Buffer.concat(outA).toString(), 'from A, ***\n');
+    assert.equal(Buffer.concat(outB).toString(), 'from B\nand a tail');
+  });
   it('passes output through untouched when there are no secrets', () => {
     const chunk = Buffer.from('no newline at end');
     assert.equal(new LogMasker([]).push(chunk), chunk);

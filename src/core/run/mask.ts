@@ -3,7 +3,8 @@ const MAX_HOLD = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Streams log output and replaces every secret value with `***`.
+ * Streams log output and replaces every secret value with `***`. One instance per stream (see
+ * `stream()`); `mask` and `maskText` are stateless.
  *
  * Output is released up to the last newline, so a secret split across two chunks is still
  * found; a line longer than 64 KiB is released except for a tail as long as the longest
@@ -14,7 +15,13 @@ export class LogMasker {
   private readonly longest: number;
   private carry: Buffer = EMPTY;
 
-  constructor(secrets: Iterable<string>) {
+  /** Give the secrets, or another masker to share its secrets (not its stream state). */
+  constructor(secrets: Iterable<string> | LogMasker) {
+    if (secrets instanceof LogMasker) {
+      this.needles = secrets.needles;
+      this.longest = secrets.longest;
+      return;
+    }
     const values = new Set<string>();
     for (const secret of secrets) {
       if (secret === '') continue;
@@ -23,6 +30,14 @@ export class LogMasker {
     }
     this.needles = [...values].sort((a, b) => b.length - a.length).map((v) => Buffer.from(v));
     this.longest = this.needles[0]?.length ?? 0;
+  }
+
+  /**
+   * A masker for one more output stream. `push` holds back the tail of a line, so each stream
+   * (each cube) needs its own: a shared one would hand one cube's tail to another's log.
+   */
+  stream(): LogMasker {
+    return new LogMasker(this);
   }
 
   get active(): boolean {

@@ -13,6 +13,9 @@ import type { RunChanges, RunStore } from '../ports/run-store.js';
 import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
 import { runCube, type CubeResult, type CubeRunnerDeps } from './cube-runner.js';
 
+/** How far the store may lag behind the engine; see scheduleFlush. */
+const FLUSH_DELAY_MS = 20;
+
 export interface EngineDeps extends CubeRunnerDeps {
   store: RunStore;
   workspaces: WorkspaceProvider;
@@ -56,7 +59,7 @@ export class RunEngine {
     cubes: new Set<CubeRun>(),
   };
   private readonly masker: LogMasker;
-  private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
   private flushChain: Promise<void> = Promise.resolve();
   private persistError: unknown;
   private cancelReason: string | undefined;
@@ -90,8 +93,7 @@ export class RunEngine {
     this.pump();
     await this.finished;
     await Promise.all(this.pending);
-    this.scheduleFlush();
-    await new Promise((resolve) => setImmediate(resolve));
+    this.flushNow();
     await this.flushChain;
     if (this.persistError !== undefined) {
       throw this.persistError instanceof Error
@@ -314,26 +316,32 @@ export class RunEngine {
     this.pending.push(promise.catch((error: unknown) => (this.persistError ??= error)));
   }
 
+  /**
+   * Changes are written at most every FLUSH_DELAY_MS, in one transaction: a burst of cubes ending
+   * costs one write, and the store is never more than that behind what the engine knows.
+   */
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const changes: RunChanges = {
-        ...(this.dirty.run ? { run: this.run } : {}),
-        workflows: [...this.dirty.workflows],
-        tasks: [...this.dirty.tasks],
-        cubes: [...this.dirty.cubes],
-      };
-      this.dirty.run = false;
-      this.dirty.workflows.clear();
-      this.dirty.tasks.clear();
-      this.dirty.cubes.clear();
-      this.flushChain = this.flushChain
-        .then(() => this.deps.store.applyChanges(changes))
-        .catch((error: unknown) => {
-          this.persistError ??= error;
-        });
-    });
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => this.flushNow(), FLUSH_DELAY_MS);
+  }
+
+  private flushNow(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const changes: RunChanges = {
+      ...(this.dirty.run ? { run: this.run } : {}),
+      workflows: [...this.dirty.workflows],
+      tasks: [...this.dirty.tasks],
+      cubes: [...this.dirty.cubes],
+    };
+    this.dirty.run = false;
+    this.dirty.workflows.clear();
+    this.dirty.tasks.clear();
+    this.dirty.cubes.clear();
+    this.flushChain = this.flushChain
+      .then(() => this.deps.store.applyChanges(changes))
+      .catch((error: unknown) => {
+        this.persistError ??= error;
+      });
   }
 }

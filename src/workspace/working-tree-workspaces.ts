@@ -44,7 +44,11 @@ export class WorkingTreeWorkspaces implements WorkspaceProvider {
 
   private async checkoutGit(workspace: string): Promise<void> {
     const { sourceDir } = this.options;
-    await git(['clone', '--quiet', '--shared', '--no-checkout', sourceDir, workspace], dirname(workspace));
+    // No template: the sample hooks would be a dozen files to create and delete per task.
+    await git(
+      ['clone', '--quiet', '--shared', '--no-checkout', '--template=', sourceDir, workspace],
+      dirname(workspace),
+    );
     this.files ??= this.listFiles();
     const files = await this.files;
     for (let i = 0; i < files.length; i += 64) {

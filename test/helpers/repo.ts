@@ -3,9 +3,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
+// Every temp dir a test file makes is removed when that test process exits.
+const created: string[] = [];
+process.on('exit', () => created.forEach(remove));
+
 /** A real git repository in a temp dir with the given files committed. */
 export function tempRepo(files: Record<string, string>, options: { commit?: boolean } = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'conveyor-test-repo-'));
+  const dir = tempDir('conveyor-test-repo-');
   execFileSync('git', ['init', '-q', '-b', 'main', dir]);
   writeFiles(dir, files);
   if (options.commit !== false) {
@@ -35,7 +39,9 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
 }
 
 export function tempDir(prefix = 'conveyor-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 export function remove(dir: string): void {

@@ -1,5 +1,8 @@
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
+import { ApiError } from './client.js';
+import type * as A from './commands/account.js';
+import type * as R from './commands/runs.js';
 import { UsageError } from './output.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -38,7 +41,150 @@ function program(): Command {
       const { validateCommand } = await import('./commands/validate.js');
       process.exitCode = await validateCommand(path, flags);
     });
+  addServerCommands(cli);
+  addClientCommands(cli);
   return cli;
+}
+
+function addServerCommands(cli: Command): void {
+  cli
+    .command('server')
+    .description('run the Conveyor server: REST API, embedded worker, webhooks, polling and schedules')
+    .option('--host <host>', 'address to listen on (env CONVEYOR_HOST; default 127.0.0.1)')
+    .option('--port <port>', 'port (env CONVEYOR_PORT; default 8080)')
+    .option('--data-dir <dir>', 'data directory (env CONVEYOR_DATA_DIR; default ./conveyor-data)')
+    .option(
+      '--database-url <url>',
+      'postgres://... to use PostgreSQL (env CONVEYOR_DATABASE_URL; default SQLite in the data dir)',
+    )
+    .option('--concurrency <n>', 'runs executing at once (env CONVEYOR_CONCURRENCY)')
+    .action(async (flags: import('./commands/server.js').ServerFlags) => {
+      const { serverCommand } = await import('./commands/server.js');
+      process.exitCode = await serverCommand(flags);
+    });
+
+  const admin = cli.command('admin').description('administration on the database directly');
+  admin
+    .command('create-user')
+    .description('create a user and print a personal access token for it')
+    .requiredOption('--slug <slug>', 'user name')
+    .requiredOption('--email <email>', 'email address')
+    .option('--first-name <name>', 'first name')
+    .option('--last-name <name>', 'last name')
+    .option('--admin', 'make the user a server administrator')
+    .option('--data-dir <dir>', 'data directory (env CONVEYOR_DATA_DIR; default ./conveyor-data)')
+    .option('--database-url <url>', 'PostgreSQL URL (env CONVEYOR_DATABASE_URL)')
+    .option('--json', 'print JSON')
+    .action(async (flags: import('./commands/admin.js').CreateUserFlags) => {
+      const { createUserCommand } = await import('./commands/admin.js');
+      process.exitCode = await createUserCommand(flags);
+    });
+}
+
+function addClientCommands(cli: Command): void {
+  cli
+    .command('login')
+    .description('check a token against a server and remember both (in ~/.config/conveyor)')
+    .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:8080')
+    .requiredOption('--token <token>', 'personal access token')
+    .option('--json', 'print JSON')
+    .action(async (flags: { server: string; token: string; json?: boolean }) => {
+      const { loginCommand } = await import('./commands/account.js');
+      process.exitCode = await loginCommand(flags);
+    });
+
+  const repoOption = (c: Command) =>
+    c.option('-R, --repo <org/repo>', 'the repository (env CONVEYOR_REPO)').option('--json', 'print JSON');
+  const runs = cli.command('runs').description('CI runs on a server');
+  const load = () => import('./commands/runs.js');
+  repoOption(runs.command('list').description('list runs, newest first'))
+    .option('--page-size <n>', 'runs per page')
+    .option('--page-token <token>', 'continue from a previous page')
+    .action(async (flags: R.RepoFlags & { pageSize?: string; pageToken?: string }) => {
+      process.exitCode = await (await load()).runsList(flags);
+    });
+  repoOption(runs.command('get').description('show a run as a tree').argument('<run>', 'run number')).action(
+    async (run: string, flags: R.RepoFlags) => {
+      process.exitCode = await (await load()).runsGet(run, flags);
+    },
+  );
+  repoOption(
+    runs
+      .command('trigger')
+      .description('start a workflow by hand')
+      .argument('<workflow>', 'workflow name')
+      .argument('[inputs...]', 'inputs as NAME=VALUE'),
+  )
+    .option('--branch <branch>', 'run on this branch (default: the default branch)')
+    .option('--tag <tag>', 'run on this tag')
+    .option('--commit <sha>', 'run on this commit')
+    .option('--wait', 'follow the run until it ends; exit 0 only on success')
+    .action(async (workflow: string, inputs: string[], flags: R.TriggerFlags) => {
+      process.exitCode = await (await load()).runsTrigger(workflow, inputs, flags);
+    });
+  repoOption(runs.command('cancel').description('cancel a run').argument('<run>', 'run number')).action(
+    async (run: string, flags: R.RepoFlags) => {
+      process.exitCode = await (await load()).runsCancel(run, flags);
+    },
+  );
+  repoOption(
+    runs.command('restart').description('start a finished run again').argument('<run>', 'run number'),
+  )
+    .option('--failed', 'rerun only failed tasks and what needs them')
+    .action(async (run: string, flags: R.RepoFlags & { failed?: boolean }) => {
+      process.exitCode = await (await load()).runsRestart(run, flags);
+    });
+  repoOption(
+    runs
+      .command('logs')
+      .description("print a cube's log (all cubes without a path)")
+      .argument('<run>', 'run number')
+      .argument('[path]', 'WORKFLOW/TASK/CUBE'),
+  )
+    .option('-f, --follow', 'keep printing until the cube ends')
+    .action(async (run: string, path: string | undefined, flags: R.RepoFlags & { follow?: boolean }) => {
+      process.exitCode = await (await load()).runsLogs(run, path, flags);
+    });
+  const artifacts = runs.command('artifacts').description("a cube's artifacts");
+  repoOption(
+    artifacts
+      .command('download')
+      .description('download the artifacts of a cube')
+      .argument('<run>', 'run number')
+      .argument('<path>', 'WORKFLOW/TASK/CUBE'),
+  )
+    .option('-o, --output <dir>', 'directory to save into (default: .)')
+    .action(async (run: string, path: string, flags: R.RepoFlags & { output?: string }) => {
+      process.exitCode = await (await load()).artifactsDownload(run, path, flags);
+    });
+
+  const secrets = cli.command('secrets').description('write-only CI secrets of a repository or organization');
+  const secretOptions = (c: Command) =>
+    c
+      .option('-R, --repo <org/repo>', 'the repository (env CONVEYOR_REPO)')
+      .option('--org <org>', 'an organization instead')
+      .option('--json', 'print JSON');
+  const loadSecrets = () => import('./commands/account.js');
+  secretOptions(
+    secrets
+      .command('set')
+      .description('set a secret (value from stdin or --value)')
+      .argument('<name>', 'secret name'),
+  )
+    .option('--value <value>', 'the value (prefer stdin: it stays out of shell history)')
+    .action(async (name: string, flags: A.SecretFlags & { value?: string }) => {
+      process.exitCode = await (await loadSecrets()).secretsSet(name, flags);
+    });
+  secretOptions(secrets.command('list').description('list secret names')).action(
+    async (flags: A.SecretFlags) => {
+      process.exitCode = await (await loadSecrets()).secretsList(flags);
+    },
+  );
+  secretOptions(
+    secrets.command('delete').description('delete a secret').argument('<name>', 'secret name'),
+  ).action(async (name: string, flags: A.SecretFlags) => {
+    process.exitCode = await (await loadSecrets()).secretsDelete(name, flags);
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -53,8 +199,22 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
+    if (error instanceof ApiError) {
+      process.stderr.write(
+        `${pc.red('error')}: ${error.message} (${error.code}, HTTP ${error.status}${error.requestId ? `, request ${error.requestId}` : ''})\n${apiHint(error)}`,
+      );
+      process.exitCode = 1;
+      return;
+    }
     throw error;
   }
+}
+
+function apiHint(error: ApiError): string {
+  if (error.status === 401) return '  hint: log in again: conveyor login --server URL --token TOKEN\n';
+  if (error.status === 404)
+    return '  hint: check the repository (--repo ORG/REPO) and run number; repositories you may not read look missing\n';
+  return '';
 }
 
 await main(process.argv);

@@ -71,11 +71,3 @@ export function parseAssignments(values: readonly string[], option: string): Rec
   }
   return out;
 }
-
-/** Splits a flags string like a shell would (spaces, single and double quotes), for env-configured flags. */
-export function splitArgs(text: string): string[] {
-  const out: string[] = [];
-  for (const match of text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g))
-    out.push(match[1] ?? match[2] ?? match[3] ?? '');
-  return out;
-}

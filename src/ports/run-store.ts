@@ -26,6 +26,10 @@ export interface RunPage {
  * - `getRun` throws `NotFoundError`; `findRun` returns undefined.
  * - `listRuns` returns newest first, at most `pageSize`.
  * - Methods may be called concurrently; callers serialize writes to one run themselves.
+ * - `claimRuns` hands each `prepared` run to one owner (a server replica) at a time: a run whose
+ *   claim's lease has run out may be claimed again. `renewLeases` keeps an owner's claims alive.
+ * - `claimAbandoned` claims `processing` runs whose lease ran out (their owner died), and with
+ *   `includeOwn` also those the same owner claimed before it restarted.
  * - `close` waits for nothing pending; calls after it fail.
  */
 export interface RunStore {
@@ -34,5 +38,9 @@ export interface RunStore {
   getRun(repoId: string, slug: string): Promise<RunRecord>;
   findRun(repoId: string, slug: string): Promise<RunRecord | undefined>;
   listRuns(repoId: string, options: { pageSize: number; beforeSlug?: number }): Promise<RunPage>;
+  claimRuns(owner: string, now: number, leaseUntil: number, limit: number): Promise<RunRecord[]>;
+  claimRun(owner: string, runId: string, now: number, leaseUntil: number): Promise<RunRecord | undefined>;
+  claimAbandoned(owner: string, now: number, leaseUntil: number, includeOwn: boolean): Promise<RunRecord[]>;
+  renewLeases(owner: string, runIds: string[], leaseUntil: number): Promise<void>;
   close(): Promise<void>;
 }

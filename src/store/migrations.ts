@@ -63,6 +63,91 @@ const MIGRATIONS: Record<string, Migration> = {
   },
 };
 
+MIGRATIONS['0002_server'] = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('runs').addColumn('claimed_by', 'text').execute();
+    await db.schema.alterTable('runs').addColumn('lease_until', 'bigint').execute();
+    await db.schema.createIndex('runs_status').on('runs').columns(['status', 'created_at']).execute();
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('slug', 'text', (c) => c.notNull().unique())
+      .addColumn('email', 'text', (c) => c.notNull())
+      .addColumn('first_name', 'text', (c) => c.notNull())
+      .addColumn('last_name', 'text', (c) => c.notNull())
+      .addColumn('is_admin', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('tokens')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('hash', 'text', (c) => c.notNull().unique())
+      .addColumn('note', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await db.schema
+      .createTable('orgs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('slug', 'text', (c) => c.notNull().unique())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('org_roles')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('org_roles_pk', ['org_id', 'user_id'])
+      .execute();
+    await db.schema
+      .createTable('repos')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id'))
+      .addColumn('slug', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull())
+      .addColumn('visibility', 'text', (c) => c.notNull())
+      .addColumn('clone_url', 'text', (c) => c.notNull())
+      .addColumn('default_branch', 'text', (c) => c.notNull())
+      .addColumn('poll_interval_ms', 'bigint', (c) => c.notNull())
+      .addColumn('webhook_secret_enc', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('repos_org_slug', ['org_id', 'slug'])
+      .execute();
+    await db.schema
+      .createTable('repo_roles')
+      .addColumn('repo_id', 'text', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('repo_roles_pk', ['repo_id', 'user_id'])
+      .execute();
+    await db.schema
+      .createTable('secrets')
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('scope_id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('value_enc', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('secrets_pk', ['scope', 'scope_id', 'name'])
+      .execute();
+    await db.schema
+      .createTable('schedule_slots')
+      .addColumn('repo_id', 'text', (c) => c.notNull())
+      .addColumn('rule_key', 'text', (c) => c.notNull())
+      .addColumn('slot', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('schedule_slots_pk', ['repo_id', 'rule_key', 'slot'])
+      .execute();
+    await db.schema
+      .createTable('poll_state')
+      .addColumn('repo_id', 'text', (c) => c.primaryKey())
+      .addColumn('refs_json', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
 
 /** Brings the schema up to date; throws with the failing migration's error. */

@@ -40,6 +40,8 @@ export function runToRow(run: RunRecord, slug: number): RunsTable {
     user_json: run.user ? JSON.stringify(run.user) : null,
     context_json: JSON.stringify(run.context),
     version: run.version,
+    claimed_by: null,
+    lease_until: null,
   };
 }
 

@@ -15,6 +15,9 @@ export interface RunsTable {
   user_json: string | null;
   context_json: string;
   version: number;
+  /** The server replica executing the run, and until when its claim holds. */
+  claimed_by: string | null;
+  lease_until: number | null;
 }
 
 interface NodeColumns {
@@ -54,10 +57,95 @@ export interface RepoRunCountersTable {
   last_slug: Generated<number>;
 }
 
-export interface Database {
+interface RunTables {
   runs: RunsTable;
   run_workflows: RunWorkflowsTable;
   run_tasks: RunTasksTable;
   run_cubes: RunCubesTable;
   repo_run_counters: RepoRunCountersTable;
+}
+
+export interface UsersTable {
+  id: string;
+  slug: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  is_admin: number;
+  created_at: number;
+}
+
+export interface TokensTable {
+  id: string;
+  user_id: string;
+  hash: string;
+  note: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface OrgsTable {
+  id: string;
+  slug: string;
+  name: string;
+  created_at: number;
+}
+
+export interface OrgRolesTable {
+  org_id: string;
+  user_id: string;
+  role: string;
+}
+
+export interface ReposTable {
+  id: string;
+  org_id: string;
+  slug: string;
+  name: string;
+  description: string;
+  visibility: string;
+  clone_url: string;
+  default_branch: string;
+  poll_interval_ms: number;
+  webhook_secret_enc: string;
+  created_at: number;
+}
+
+export interface RepoRolesTable {
+  repo_id: string;
+  user_id: string;
+  role: string;
+}
+
+export interface SecretsTable {
+  scope: string;
+  scope_id: string;
+  name: string;
+  value_enc: string;
+  updated_at: number;
+}
+
+export interface ScheduleSlotsTable {
+  repo_id: string;
+  rule_key: string;
+  slot: number;
+}
+
+export interface PollStateTable {
+  repo_id: string;
+  refs_json: string;
+}
+
+/** Every table; one type so the run store and the directory store share a connection. */
+export interface Database extends RunTables {
+  users: UsersTable;
+  tokens: TokensTable;
+  orgs: OrgsTable;
+  org_roles: OrgRolesTable;
+  repos: ReposTable;
+  repo_roles: RepoRolesTable;
+  secrets: SecretsTable;
+  schedule_slots: ScheduleSlotsTable;
+  poll_state: PollStateTable;
 }

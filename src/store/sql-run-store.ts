@@ -142,6 +142,109 @@ export class SqlRunStore implements RunStore {
     return rows.length > options.pageSize && last ? { runs, nextBeforeSlug: Number(last.slug) } : { runs };
   }
 
+  async claimRuns(owner: string, now: number, leaseUntil: number, limit: number): Promise<RunRecord[]> {
+    const candidates = await this.db
+      .selectFrom('runs')
+      .select('id')
+      .where('status', '=', 'prepared')
+      .where((eb) => eb.or([eb('claimed_by', 'is', null), eb('lease_until', '<', now)]))
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
+    return this.claim(
+      candidates.map((c) => c.id),
+      owner,
+      now,
+      leaseUntil,
+      ['prepared'],
+      false,
+    );
+  }
+
+  async claimRun(
+    owner: string,
+    runId: string,
+    now: number,
+    leaseUntil: number,
+  ): Promise<RunRecord | undefined> {
+    return (await this.claim([runId], owner, now, leaseUntil, ['prepared'], false))[0];
+  }
+
+  async claimAbandoned(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    includeOwn: boolean,
+  ): Promise<RunRecord[]> {
+    const candidates = await this.db
+      .selectFrom('runs')
+      .select('id')
+      .where('status', 'in', ['created', 'processing'])
+      .where((eb) =>
+        eb.or([
+          eb('lease_until', 'is', null),
+          eb('lease_until', '<', now),
+          ...(includeOwn ? [eb('claimed_by', '=', owner)] : []),
+        ]),
+      )
+      .execute();
+    return this.claim(
+      candidates.map((c) => c.id),
+      owner,
+      now,
+      leaseUntil,
+      ['created', 'processing'],
+      includeOwn,
+    );
+  }
+
+  /** Takes each run whose claim is free or expired (or already ours); one another owner took first is skipped. */
+  private async claim(
+    ids: string[],
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    statuses: string[],
+    includeOwn: boolean,
+  ): Promise<RunRecord[]> {
+    const won: string[] = [];
+    for (const id of ids) {
+      const res = await this.db
+        .updateTable('runs')
+        .set({ claimed_by: owner, lease_until: leaseUntil })
+        .where('id', '=', id)
+        .where('status', 'in', statuses)
+        .where((eb) =>
+          eb.or([
+            eb('claimed_by', 'is', null),
+            eb('lease_until', 'is', null),
+            eb('lease_until', '<', now),
+            ...(includeOwn ? [eb('claimed_by', '=', owner)] : []),
+          ]),
+        )
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) won.push(id);
+    }
+    if (won.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('id', 'in', won)
+      .orderBy('created_at')
+      .execute();
+    return this.loadTrees(rows);
+  }
+
+  async renewLeases(owner: string, runIds: string[], leaseUntil: number): Promise<void> {
+    if (runIds.length === 0) return;
+    await this.db
+      .updateTable('runs')
+      .set({ lease_until: leaseUntil })
+      .where('claimed_by', '=', owner)
+      .where('id', 'in', runIds)
+      .execute();
+  }
+
   private async loadTrees(rows: RunsTable[]): Promise<RunRecord[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);

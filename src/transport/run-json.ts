@@ -80,6 +80,10 @@ export interface RunJson {
   event_type: RunRecord['eventType'];
   error_messages: string[];
   user?: { id: string; slug: string };
+  pull?: { id: string; slug: string };
+  /** Conveyor's: the commit the run is on, and what started it. */
+  commit?: { sha: string; ref: string; message: string };
+  trigger?: string;
 }
 
 function iso(ms: number | undefined): string | undefined {
@@ -106,6 +110,11 @@ export function runJson(run: RunRecord, options: PresentOptions): RunJson {
     event_type: run.eventType,
     error_messages: run.errorMessages.map((m) => options.mask?.(m) ?? m),
     user: run.user,
+    pull: run.context.pullSlug ? { id: run.context.pullSlug, slug: run.context.pullSlug } : undefined,
+    commit: run.context.commit
+      ? { sha: run.context.commit.sha, ref: run.context.commit.ref, message: run.context.commit.message }
+      : undefined,
+    trigger: run.context.trigger,
   });
 }
 

@@ -19,6 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   executors: ['core', 'ports'],
   workspace: ['core', 'ports'],
   cli: ['*'],
+  server: ['*'],
 };
 
 function sources(dir: string): string[] {

@@ -9,7 +9,7 @@ import { executorContract } from './executor-contract.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/repo.js';
-import { splitArgs } from '../../src/cli/output.js';
+import { splitArgs } from '../../src/executors/detect-runtime.js';
 
 const local = new LocalProcessExecutor({ killGraceMs: 2000 });
 executorContract('local process', local, {

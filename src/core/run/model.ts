@@ -113,6 +113,10 @@ export interface RunContext {
   configFile: string;
   repoUrl?: string;
   pullSlug?: string;
+  /** What started the run beyond `eventType` (SourceCraft's enum has no schedule or poll). */
+  trigger?: 'api' | 'webhook' | 'poll' | 'schedule' | 'restart';
+  /** For restarts: the run this one restarts. */
+  restartOf?: string;
 }
 
 export interface UserRef {

@@ -45,7 +45,7 @@ export function predefinedEnv(input: PredefinedEnvInput): Record<string, string>
     COMMIT_DESCRIPTION: description,
     COMMIT_TIMESTAMP: commit?.timestamp ?? '',
     BASE_SHA: context.baseSha ?? '',
-    EVENT: eventName(input.eventType),
+    EVENT: context.trigger === 'schedule' ? 'schedule' : eventName(input.eventType),
     CHECKOUT_ENABLED: String(input.checkoutEnabled),
     RUN_ID: input.runSlug,
     WORKFLOW: input.workflow,

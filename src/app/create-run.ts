@@ -1,0 +1,145 @@
+import type { CiConfig } from '../core/config/model.js';
+import { parseCiConfig } from '../core/config/parse-config.js';
+import type { CommitInfo, EventType, RunContext, RunRecord, UserRef } from '../core/run/model.js';
+import { planRun } from '../core/run/plan.js';
+import type { Clock } from '../ports/clock.js';
+import type { DirectoryStore, Repo } from '../ports/directory-store.js';
+import type { RepoMirrors } from '../ports/repo-mirrors.js';
+import type { RunStore } from '../ports/run-store.js';
+import { invalid } from './errors.js';
+import { CONFIG_PATHS } from './load-config.js';
+import { referencedSecrets } from './secret-refs.js';
+
+export interface RunServices {
+  runs: RunStore;
+  directory: DirectoryStore;
+  mirrors: RepoMirrors;
+  clock: Clock;
+  newId: () => string;
+  /** Called after a run is stored, so the dispatcher picks it up at once. */
+  onRunCreated: () => void;
+}
+
+export interface RunRequest {
+  eventType: EventType;
+  trigger: NonNullable<RunContext['trigger']>;
+  head: CommitInfo;
+  /** The commit whose config is read. */
+  configSha: string;
+  workflows: { name: string; inputs: Record<string, string> }[];
+  user?: UserRef;
+  baseSha?: string;
+  pullSlug?: string;
+  restartOf?: string;
+  /** Changes the planned tree before it is stored (restarts carry over what succeeded). */
+  adjust?: (run: RunRecord) => void;
+}
+
+export interface LoadedRepoConfig {
+  file: string;
+  config?: CiConfig;
+  errors: string[];
+}
+
+/** Reads and parses the repository's config at a commit; errors are `file:line:col: message`. */
+export async function loadRepoConfig(
+  mirrors: RepoMirrors,
+  repo: Repo,
+  sha: string,
+): Promise<LoadedRepoConfig> {
+  for (const file of CONFIG_PATHS) {
+    const text = await mirrors.readFile(repo.id, sha, file);
+    if (text === undefined) continue;
+    const parsed = parseCiConfig(text, file);
+    const errors = parsed.diagnostics
+      .filter((d) => d.severity === 'error')
+      .map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}${d.hint ? ` (hint: ${d.hint})` : ''}`);
+    return { file, ...(parsed.config && errors.length === 0 ? { config: parsed.config } : {}), errors };
+  }
+  return {
+    file: CONFIG_PATHS[0] ?? '',
+    errors: [`no pipeline config at ${sha.slice(0, 12)}: add ${CONFIG_PATHS[0]}`],
+  };
+}
+
+/**
+ * Plans and stores a run. With `strict` (API calls) anything wrong is a ValidationError listing
+ * every problem and nothing is stored; otherwise (git events, schedules) the run is stored `failed`
+ * with the problems in `error_messages`, so the people who pushed see why nothing ran.
+ */
+export async function createRun(
+  services: RunServices,
+  repo: Repo,
+  request: RunRequest,
+  strict: boolean,
+): Promise<RunRecord> {
+  const loaded = await loadRepoConfig(services.mirrors, repo, request.configSha);
+  const context: Omit<RunContext, 'env'> = {
+    configFile: loaded.file,
+    commit: request.head,
+    repoUrl: repo.cloneUrl,
+    trigger: request.trigger,
+    ...(request.baseSha ? { baseSha: request.baseSha } : {}),
+    ...(request.pullSlug ? { pullSlug: request.pullSlug } : {}),
+    ...(request.restartOf ? { restartOf: request.restartOf } : {}),
+  };
+  const problems = [...loaded.errors];
+  let planned: RunRecord | undefined;
+  if (loaded.config) {
+    const result = planRun(loaded.config, {
+      repoId: repo.id,
+      eventType: request.eventType,
+      workflows: request.workflows,
+      context,
+      ...(request.user ? { user: request.user } : {}),
+      now: services.clock.now(),
+      newId: services.newId,
+    });
+    problems.push(
+      ...result.errors.map((e) => (e.workflow ? `workflow '${e.workflow}': ${e.message}` : e.message)),
+    );
+    planned = result.run;
+  }
+  if (planned && problems.length === 0) {
+    const available = new Set([
+      ...(await services.directory.listSecrets('repo', repo.id)).map((s) => s.name),
+      ...(await services.directory.listSecrets('org', repo.orgId)).map((s) => s.name),
+    ]);
+    for (const name of referencedSecrets(planned))
+      if (!available.has(name))
+        problems.push(
+          `secret '${name}' is used by the config but not set: PUT /repos/${repo.orgSlug}/${repo.slug}/cicd/secrets/${name}`,
+        );
+  }
+  if (problems.length > 0) {
+    if (strict)
+      throw invalid(problems.join('; '), Object.fromEntries(problems.map((p, i) => [`problem_${i + 1}`, p])));
+    planned = failedRun(services, repo, request, context, problems);
+  } else if (planned) request.adjust?.(planned);
+  const stored = await services.runs.insertRun(planned as RunRecord);
+  if (stored.status === 'prepared') services.onRunCreated();
+  return stored;
+}
+
+function failedRun(
+  services: RunServices,
+  repo: Repo,
+  request: RunRequest,
+  context: Omit<RunContext, 'env'>,
+  problems: string[],
+): RunRecord {
+  const now = services.clock.now();
+  return {
+    id: services.newId(),
+    repoId: repo.id,
+    slug: '',
+    status: 'failed',
+    dates: { createdAt: now, finishedAt: now, updatedAt: now },
+    eventType: request.eventType,
+    errorMessages: problems,
+    ...(request.user ? { user: request.user } : {}),
+    context: { ...context, env: {} },
+    workflows: [],
+    version: 0,
+  };
+}

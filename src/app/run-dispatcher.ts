@@ -1,0 +1,191 @@
+import type { RunRecord } from '../core/run/model.js';
+import { isTerminal } from '../core/run/status.js';
+import type { Clock } from '../ports/clock.js';
+import type { DirectoryStore, Repo } from '../ports/directory-store.js';
+import type { RunStore } from '../ports/run-store.js';
+import { endRunWithoutEngine } from './end-run.js';
+import { RunEngine, type EngineDeps } from './run-engine.js';
+import type { RunEvents } from './run-events.js';
+import type { SecretBox } from './secret-box.js';
+
+export interface DispatcherOptions {
+  runs: RunStore;
+  directory: DirectoryStore;
+  box: SecretBox;
+  clock: Clock;
+  events: RunEvents;
+  /** Adapters for one run: executors, log and artifact stores, the run's workspaces. */
+  engineDeps(run: RunRecord, repo: Repo): EngineDeps;
+  /** This replica's name in run claims. */
+  owner: string;
+  /** Runs executing at once in this process. */
+  concurrency: number;
+  leaseMs: number;
+  /** How often to look for runs created elsewhere (other replicas) and for abandoned runs. */
+  pollMs: number;
+  log: (message: string) => void;
+}
+
+/**
+ * The embedded worker: claims stored runs (`prepared`) up to the concurrency limit, executes each
+ * with a RunEngine, and keeps its claims alive. A run whose claim lapsed while it was `processing`
+ * (its server died) is ended with an error message saying so; nothing stays `processing` forever.
+ */
+export class RunDispatcher {
+  private readonly engines = new Map<string, { engine: RunEngine; done: Promise<void> }>();
+  private timer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private claiming: Promise<void> | undefined;
+  private again = false;
+  private draining = false;
+
+  constructor(private readonly o: DispatcherOptions) {}
+
+  async start(): Promise<void> {
+    await this.recover(true);
+    this.timer = setInterval(() => {
+      this.poke();
+      void this.recover(false).catch((error: unknown) => this.o.log(`recovery failed: ${String(error)}`));
+    }, this.o.pollMs);
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(50, this.o.leaseMs / 3));
+    this.poke();
+  }
+
+  get running(): number {
+    return this.engines.size;
+  }
+
+  /** Looks for work now; calls while a claim is under way make one more pass after it. */
+  poke(): void {
+    if (this.draining) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    this.claiming = this.claim()
+      .catch((error: unknown) => this.o.log(`claiming runs failed: ${String(error)}`))
+      .finally(() => {
+        this.claiming = undefined;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
+  }
+
+  private async claim(): Promise<void> {
+    const free = this.o.concurrency - this.engines.size;
+    if (free <= 0) return;
+    const now = this.o.clock.now();
+    const runs = await this.o.runs.claimRuns(this.o.owner, now, now + this.o.leaseMs, free);
+    for (const run of runs) await this.execute(run);
+  }
+
+  private async execute(run: RunRecord): Promise<void> {
+    const repo = await this.o.directory.findRepoById(run.repoId);
+    if (!repo) {
+      await endRunWithoutEngine(this.o.runs, run, 'the repository was deleted', this.o.clock.now());
+      return;
+    }
+    const secrets = await this.secretsOf(repo);
+    const { events } = this.o;
+    const engine = new RunEngine(this.o.engineDeps(run, repo), run, secrets, {
+      onStatus: (kind, path, status) =>
+        events.publish(run.id, { type: 'status', kind, path, status, at: this.o.clock.now() }),
+      onOutput: (path, chunk) =>
+        events.publish(run.id, {
+          type: 'output',
+          path,
+          text: chunk.toString('utf8'),
+          at: this.o.clock.now(),
+        }),
+    });
+    const done = engine
+      .execute()
+      .then(
+        () => undefined,
+        (error: unknown) => this.o.log(`run ${run.id} could not be stored: ${String(error)}`),
+      )
+      .finally(() => {
+        this.engines.delete(run.id);
+        this.poke();
+      });
+    this.engines.set(run.id, { engine, done });
+  }
+
+  /** Org secrets, overridden by the repository's own of the same name; decrypted for the engine only. */
+  private async secretsOf(repo: Repo): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const [scope, id] of [
+      ['org', repo.orgId],
+      ['repo', repo.id],
+    ] as const) {
+      for (const [name, value] of Object.entries(await this.o.directory.secretValues(scope, id)))
+        out[name] = this.o.box.decrypt(value);
+    }
+    return out;
+  }
+
+  /**
+   * Cancels a run: the engine executing it here stops its cubes; a queued run is claimed and ended.
+   * Returns false when the run is executing on another replica.
+   */
+  async cancel(run: RunRecord, reason: string): Promise<boolean> {
+    const local = this.engines.get(run.id);
+    if (local) {
+      local.engine.cancel(reason);
+      await local.done;
+      return true;
+    }
+    if (isTerminal(run.status)) return true;
+    const now = this.o.clock.now();
+    const claimed = await this.o.runs.claimRun(this.o.owner, run.id, now, now + this.o.leaseMs);
+    if (!claimed) return false;
+    await endRunWithoutEngine(this.o.runs, claimed, reason, now);
+    return true;
+  }
+
+  /** Ends runs whose server died; at start (`ownToo`) also the runs this replica ran before it stopped. */
+  private async recover(ownToo: boolean): Promise<void> {
+    const now = this.o.clock.now();
+    const abandoned = await this.o.runs.claimAbandoned(this.o.owner, now, now + this.o.leaseMs, ownToo);
+    for (const run of abandoned) {
+      if (this.engines.has(run.id)) continue;
+      const reason =
+        'Conveyor stopped while this run was processing (a crash or a restart of the server); cubes that were running were ended as canceled. Restart the run to try again.';
+      await endRunWithoutEngine(this.o.runs, run, reason, now).catch((error: unknown) =>
+        this.o.log(`could not end abandoned run ${run.id}: ${String(error)}`),
+      );
+      this.o.log(`ended run ${run.id} left unfinished by a stopped server`);
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const now = this.o.clock.now();
+    await this.o.runs
+      .renewLeases(this.o.owner, [...this.engines.keys()], now + this.o.leaseMs)
+      .catch((error: unknown) => this.o.log(`renewing run claims failed: ${String(error)}`));
+  }
+
+  /**
+   * Stops taking work, lets running runs finish for up to `graceMs`, then cancels what is left so
+   * every run is recorded as ended.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    clearInterval(this.timer);
+    await this.claiming;
+    const all = Promise.all([...this.engines.values()].map((e) => e.done));
+    const timedOut = await Promise.race([all.then(() => false), delay(graceMs).then(() => true)]);
+    if (timedOut) {
+      for (const { engine } of this.engines.values())
+        engine.cancel('the server shut down before the run finished; restart the run to try again');
+      await all;
+    }
+    clearInterval(this.renewTimer);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,107 @@
+import type { CiConfig } from '../core/config/model.js';
+import { dueSlot, scheduleKey } from './schedule-slots.js';
+import type { Repo } from '../ports/directory-store.js';
+import { createRun, loadRepoConfig, type RunServices } from './create-run.js';
+import { handlePush } from './git-events.js';
+
+/**
+ * Background triggers, one tick every `tickMs`:
+ * - polling: repositories with a poll interval are fetched when it is due, and every ref that moved
+ *   since the last look is handled as a push (the first look only records the refs);
+ * - schedules: each `on.schedule` rule of the default branch's config fires once per slot. The
+ *   store claims a slot once across replicas and restarts, so a slot missed while the server was
+ *   down fires once when it comes back, and never twice.
+ */
+export class TriggerLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private readonly lastPoll = new Map<string, number>();
+  private readonly configs = new Map<string, CiConfig | undefined>();
+
+  constructor(
+    private readonly services: RunServices,
+    private readonly tickMs: number,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.tickMs);
+    this.tick();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.ticking;
+  }
+
+  private tick(): void {
+    if (this.ticking) return;
+    this.ticking = this.runTick()
+      .catch((error: unknown) => this.log(`trigger loop: ${String(error)}`))
+      .finally(() => (this.ticking = undefined));
+  }
+
+  private async runTick(): Promise<void> {
+    const now = this.services.clock.now();
+    for (const repo of await this.services.directory.listAllRepos()) {
+      try {
+        if (repo.pollIntervalMs > 0 && now - (this.lastPoll.get(repo.id) ?? 0) >= repo.pollIntervalMs) {
+          this.lastPoll.set(repo.id, now);
+          await this.poll(repo);
+        }
+        await this.fireSchedules(repo, now);
+      } catch (error) {
+        this.log(`${repo.orgSlug}/${repo.slug}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  /** Fetches the repository and handles every moved ref as a push. */
+  async poll(repo: Repo): Promise<void> {
+    const { mirrors, directory } = this.services;
+    await mirrors.sync(repo.id, repo.cloneUrl);
+    const refs = await mirrors.listRefs(repo.id);
+    const seen = await directory.getPollState(repo.id);
+    await directory.setPollState(repo.id, refs);
+    if (!seen) return;
+    for (const [ref, sha] of Object.entries(refs)) {
+      const before = seen[ref];
+      if (before === sha) continue;
+      await handlePush(this.services, repo, { ref, before: before ?? '0'.repeat(40), after: sha }, 'poll');
+    }
+  }
+
+  private async fireSchedules(repo: Repo, now: number): Promise<void> {
+    const { mirrors, directory } = this.services;
+    const head = await mirrors.resolve(repo.id, { branch: repo.defaultBranch }).catch(() => undefined);
+    if (!head) return;
+    const config = await this.configAt(repo, head.sha);
+    for (const rule of config?.triggers.schedule ?? []) {
+      const slot = dueSlot(rule, now);
+      // Slots from before the repository was registered are history, not missed work.
+      if (slot === undefined || slot < repo.createdAt) continue;
+      if (!(await directory.claimScheduleSlot(repo.id, scheduleKey(rule), slot))) continue;
+      await createRun(
+        this.services,
+        repo,
+        {
+          eventType: 'manual',
+          trigger: 'schedule',
+          head: { ...head, ref: `refs/heads/${repo.defaultBranch}` },
+          configSha: head.sha,
+          workflows: rule.workflows.map((name) => ({ name, inputs: {} })),
+        },
+        false,
+      );
+    }
+  }
+
+  private async configAt(repo: Repo, sha: string): Promise<CiConfig | undefined> {
+    const key = `${repo.id}@${sha}`;
+    if (!this.configs.has(key)) {
+      if (this.configs.size > 500) this.configs.clear();
+      this.configs.set(key, (await loadRepoConfig(this.services.mirrors, repo, sha)).config);
+    }
+    return this.configs.get(key);
+  }
+}

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { ApiClient, loadConfig, repoPrefix, saveConfig } from '../client.js';
+import { UsageError } from '../output.js';
+
+const print = (text: string) => process.stdout.write(text);
+
+/** `conveyor login`: checks the token against the server, then stores both in the user's config dir. */
+export async function loginCommand(flags: {
+  server: string;
+  token: string;
+  json?: boolean;
+}): Promise<number> {
+  const server = flags.server.replace(/\/+$/, '');
+  const me = await new ApiClient({ server, token: flags.token }).request<{ slug: string; admin: boolean }>(
+    'GET',
+    '/user',
+  );
+  const file = saveConfig({ server, token: flags.token });
+  if (flags.json) print(`${JSON.stringify({ server, user: me.slug, config: file })}\n`);
+  else print(`logged in to ${server} as ${me.slug}${me.admin ? ' (administrator)' : ''}; saved to ${file}\n`);
+  return 0;
+}
+
+export interface SecretFlags {
+  repo?: string;
+  org?: string;
+  json?: boolean;
+}
+
+function secretsBase(flags: SecretFlags): string {
+  if (flags.org) return `/orgs/${encodeURIComponent(flags.org)}/cicd/secrets`;
+  return `${repoPrefix(flags.repo)}/cicd/secrets`;
+}
+
+/** `conveyor secrets set NAME [--value V]`: without --value the value is read from standard input, so it stays out of shell history. */
+export async function secretsSet(name: string, flags: SecretFlags & { value?: string }): Promise<number> {
+  let value = flags.value;
+  if (value === undefined) {
+    if (process.stdin.isTTY)
+      throw new UsageError(
+        'give the value on standard input (or --value)',
+        `printf %s "$VALUE" | conveyor secrets set ${name}`,
+      );
+    value = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  }
+  await new ApiClient(loadConfig()).request('PUT', `${secretsBase(flags)}/${encodeURIComponent(name)}`, {
+    value,
+  });
+  print(flags.json ? `${JSON.stringify({ name, set: true })}\n` : `secret ${name} set\n`);
+  return 0;
+}
+
+export async function secretsList(flags: SecretFlags): Promise<number> {
+  const got = await new ApiClient(loadConfig()).request<{ secrets: { name: string; updated_at: string }[] }>(
+    'GET',
+    secretsBase(flags),
+  );
+  if (flags.json) print(`${JSON.stringify(got, null, 2)}\n`);
+  else if (got.secrets.length === 0) print('no secrets\n');
+  else for (const s of got.secrets) print(`${s.name.padEnd(32)} updated ${s.updated_at}\n`);
+  return 0;
+}
+
+export async function secretsDelete(name: string, flags: SecretFlags): Promise<number> {
+  await new ApiClient(loadConfig()).request('DELETE', `${secretsBase(flags)}/${encodeURIComponent(name)}`);
+  print(flags.json ? `${JSON.stringify({ name, deleted: true })}\n` : `secret ${name} deleted\n`);
+  return 0;
+}

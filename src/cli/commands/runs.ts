@@ -1,0 +1,238 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ArtifactJson, RunJson } from '../../transport/run-json.js';
+import { ApiClient, loadConfig, repoPrefix } from '../client.js';
+import { parseAssignments, UsageError } from '../output.js';
+import { runLine, runTree } from '../render/run-json-text.js';
+
+export interface RepoFlags {
+  repo?: string;
+  json?: boolean;
+}
+
+const TERMINAL = new Set(['success', 'failed', 'canceled', 'timeout']);
+const client = () => new ApiClient(loadConfig());
+const print = (text: string) => process.stdout.write(text);
+const printJson = (value: unknown) => print(`${JSON.stringify(value, null, 2)}\n`);
+const exitFor = (run: RunJson) => (run.status === 'success' ? 0 : 1);
+
+export async function runsList(
+  flags: RepoFlags & { pageSize?: string; pageToken?: string },
+): Promise<number> {
+  const query = new URLSearchParams();
+  if (flags.pageSize) query.set('page_size', flags.pageSize);
+  if (flags.pageToken) query.set('page_token', flags.pageToken);
+  const page = await client().request<{ runs: RunJson[]; next_page_token?: string }>(
+    'GET',
+    `${repoPrefix(flags.repo)}/cicd/runs?${query.toString()}`,
+  );
+  if (flags.json) printJson(page);
+  else {
+    if (page.runs.length === 0) print('no runs yet\n');
+    for (const run of page.runs) print(`${runLine(run)}\n`);
+    if (page.next_page_token) print(`more: --page-token ${page.next_page_token}\n`);
+  }
+  return 0;
+}
+
+export async function runsGet(run: string, flags: RepoFlags): Promise<number> {
+  const got = await client().request<RunJson>(
+    'GET',
+    `${repoPrefix(flags.repo)}/cicd/runs/${encodeURIComponent(run)}`,
+  );
+  if (flags.json) printJson(got);
+  else print(runTree(got));
+  return 0;
+}
+
+export interface TriggerFlags extends RepoFlags {
+  branch?: string;
+  tag?: string;
+  commit?: string;
+  wait?: boolean;
+}
+
+export async function runsTrigger(
+  workflow: string,
+  assignments: string[],
+  flags: TriggerFlags,
+): Promise<number> {
+  const values = Object.entries(parseAssignments(assignments, 'input')).map(([name, value]) => ({
+    name,
+    value,
+  }));
+  const head = flags.commit
+    ? { commit: flags.commit }
+    : flags.tag
+      ? { tag: flags.tag }
+      : flags.branch
+        ? { branch: flags.branch }
+        : undefined;
+  const api = client();
+  const prefix = repoPrefix(flags.repo);
+  let run = await api.request<RunJson>('POST', `${prefix}/cicd/runs`, {
+    ...(head ? { head } : {}),
+    workflows: [{ name: workflow, values }],
+  });
+  if (!flags.json) print(`started run #${run.slug} (${run.status})\n`);
+  if (!flags.wait) {
+    if (flags.json) printJson(run);
+    return 0;
+  }
+  run = await waitForEnd(
+    api,
+    prefix,
+    run,
+    flags.json ? undefined : (r) => print(`run #${r.slug}: ${r.status}\n`),
+  );
+  if (flags.json) printJson(run);
+  else print(runTree(run));
+  return exitFor(run);
+}
+
+/** Follows the run's event stream until it ends. */
+async function waitForEnd(
+  api: ApiClient,
+  prefix: string,
+  run: RunJson,
+  onChange?: (run: RunJson) => void,
+): Promise<RunJson> {
+  let last = run;
+  let lastStatus = run.status;
+  for await (const event of sse(api, `${prefix}/cicd/runs/${run.slug}/events`)) {
+    if (event.event !== 'run') continue;
+    last = JSON.parse(event.data) as RunJson;
+    if (last.status !== lastStatus) onChange?.(last);
+    lastStatus = last.status;
+    if (TERMINAL.has(last.status)) break;
+  }
+  return last;
+}
+
+export async function runsCancel(run: string, flags: RepoFlags): Promise<number> {
+  const got = await client().request<RunJson>(
+    'POST',
+    `${repoPrefix(flags.repo)}/cicd/runs/${encodeURIComponent(run)}/cancel`,
+    {},
+  );
+  if (flags.json) printJson(got);
+  else print(`run #${got.slug}: ${got.status}\n`);
+  return 0;
+}
+
+export async function runsRestart(run: string, flags: RepoFlags & { failed?: boolean }): Promise<number> {
+  const got = await client().request<RunJson>(
+    'POST',
+    `${repoPrefix(flags.repo)}/cicd/runs/${encodeURIComponent(run)}/restart`,
+    { scope: flags.failed ? 'failed' : 'all' },
+  );
+  if (flags.json) printJson(got);
+  else print(`restarted run #${run} as run #${got.slug} (${flags.failed ? 'failed tasks' : 'everything'})\n`);
+  return 0;
+}
+
+function cubePath(path: string): [string, string, string] {
+  const parts = path.split('/');
+  if (parts.length !== 3 || parts.some((p) => p === ''))
+    throw new UsageError(`'${path}' is not WORKFLOW/TASK/CUBE`);
+  return parts as [string, string, string];
+}
+
+export async function runsLogs(
+  run: string,
+  path: string | undefined,
+  flags: RepoFlags & { follow?: boolean },
+): Promise<number> {
+  const api = client();
+  const prefix = repoPrefix(flags.repo);
+  const cubes = path ? [cubePath(path)] : await allCubes(api, prefix, run);
+  for (const [w, t, c] of cubes) {
+    const where = [run, w, t, c].map(encodeURIComponent).join('/');
+    if (cubes.length > 1 && !flags.json) print(`── ${w} / ${t} / ${c}\n`);
+    if (flags.follow) {
+      for await (const event of sse(api, `${prefix}/cicd/logs/${where}/stream`)) {
+        if (event.event === 'line') {
+          const line = JSON.parse(event.data) as { at: string; text: string };
+          print(flags.json ? `${event.data}\n` : `${line.text}\n`);
+        }
+        if (event.event === 'done') break;
+      }
+      continue;
+    }
+    for (let page = 1; ; page++) {
+      const got = await api.request<{ logs: string; page_complete: boolean; done: boolean }>(
+        'GET',
+        `${prefix}/cicd/logs/${where}?page=${page}`,
+      );
+      print(flags.json ? `${JSON.stringify(got)}\n` : got.logs);
+      if (!got.page_complete || got.done) break;
+    }
+  }
+  return 0;
+}
+
+async function allCubes(api: ApiClient, prefix: string, run: string): Promise<[string, string, string][]> {
+  const got = await api.request<RunJson>('GET', `${prefix}/cicd/runs/${encodeURIComponent(run)}`);
+  return got.workflows.flatMap((w) =>
+    w.tasks.flatMap((t) => t.cubes.map((c) => [w.slug, t.slug, c.slug] as [string, string, string])),
+  );
+}
+
+export async function artifactsDownload(
+  run: string,
+  path: string,
+  flags: RepoFlags & { output?: string },
+): Promise<number> {
+  const api = client();
+  const where = [run, ...cubePath(path)].map(encodeURIComponent).join('/');
+  const { artifacts } = await api.request<{ artifacts: ArtifactJson[] }>(
+    'GET',
+    `${repoPrefix(flags.repo)}/cicd/artifacts/${where}`,
+  );
+  const dir = flags.output ?? '.';
+  await mkdir(dir, { recursive: true });
+  const saved: string[] = [];
+  for (const artifact of artifacts) {
+    if (!artifact.download_url) {
+      if (!flags.json) print(`skipped ${artifact.local_path}: ${artifact.status}\n`);
+      continue;
+    }
+    const response = await fetch(artifact.download_url);
+    if (!response.ok || !response.body)
+      throw new UsageError(`download of ${artifact.local_path} failed: HTTP ${response.status}`);
+    const name =
+      /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'artifact';
+    const file = join(dir, name);
+    await pipeline(Readable.fromWeb(response.body), createWriteStream(file));
+    saved.push(file);
+    if (!flags.json) print(`saved ${artifact.local_path} -> ${file}\n`);
+  }
+  if (flags.json) printJson({ saved });
+  return saved.length > 0 || artifacts.length === 0 ? 0 : 1;
+}
+
+/** Server-sent events of a GET as {event, data} pairs. */
+async function* sse(api: ApiClient, path: string): AsyncGenerator<{ event: string; data: string }> {
+  const response = await api.raw('GET', path, undefined, { accept: 'text/event-stream' });
+  if (!response.body) return;
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+      const data = block
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
+      yield { event, data };
+    }
+  }
+}

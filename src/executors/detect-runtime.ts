@@ -1,0 +1,45 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { Executor } from '../ports/executor.js';
+import { ContainerExecutor } from './container-executor.js';
+import { LocalProcessExecutor } from './local-process-executor.js';
+
+/** Splits a flags string on white space; double or single quotes group. */
+export function splitArgs(text: string): string[] {
+  const out: string[] = [];
+  for (const match of text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g))
+    out.push(match[1] ?? match[2] ?? match[3] ?? '');
+  return out;
+}
+
+/**
+ * The executors of this machine: native cubes through the bash launcher (unless CONVEYOR_LAUNCHER=0),
+ * container cubes through CONVEYOR_CONTAINER_RUNTIME, else podman or docker found on PATH.
+ */
+export function localExecutors(
+  env: NodeJS.ProcessEnv,
+  runtime?: string,
+): { native: Executor; container?: Executor } {
+  const chosen =
+    runtime ?? env.CONVEYOR_CONTAINER_RUNTIME ?? findOnPath(['podman', 'docker'], env.PATH ?? '');
+  const runArgs = splitArgs(env.CONVEYOR_CONTAINER_RUN_ARGS ?? '');
+  return {
+    native: new LocalProcessExecutor({ launcher: env.CONVEYOR_LAUNCHER !== '0' }),
+    ...(chosen ? { container: new ContainerExecutor({ runtime: chosen, runArgs }) } : {}),
+  };
+}
+
+function findOnPath(commands: string[], path: string): string | undefined {
+  const dirs = path.split(delimiter).filter(Boolean);
+  for (const command of commands) {
+    for (const dir of dirs) {
+      try {
+        accessSync(join(dir, command), constants.X_OK);
+        return command;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}

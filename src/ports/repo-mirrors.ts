@@ -1,0 +1,27 @@
+import type { CommitInfo } from '../core/run/model.js';
+import type { WorkspaceProvider } from './workspace-provider.js';
+
+export interface Revision {
+  branch?: string;
+  tag?: string;
+  commit?: string;
+}
+
+/**
+ * The server's copies of registered repositories.
+ *
+ * Contract: `sync` fetches every branch and tag from the clone URL (serialized per repository;
+ * concurrent calls share one fetch) and throws an Error with git's message when the remote cannot be
+ * read. `resolve` throws when the revision does not exist. `readFile` returns undefined for a path
+ * missing at that commit. `changedPaths` returns undefined when it cannot tell (unknown `from`).
+ * `workspaces` gives task checkouts of one commit.
+ */
+export interface RepoMirrors {
+  sync(repoId: string, cloneUrl: string): Promise<void>;
+  resolve(repoId: string, revision: Revision): Promise<CommitInfo>;
+  readFile(repoId: string, sha: string, path: string): Promise<string | undefined>;
+  changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined>;
+  /** Branches (`refs/heads/x`) and tags (`refs/tags/x`) with their commit. */
+  listRefs(repoId: string): Promise<Record<string, string>>;
+  workspaces(repoId: string, sha: string, runId: string): WorkspaceProvider;
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { AppError } from '../app/errors.js';
+import { ANONYMOUS } from '../app/access.js';
+import type { ServerContext } from './context.js';
+import { toErrorBody } from './http-errors.js';
+import { orgRoutes } from './routes/orgs.js';
+import { repoRoutes } from './routes/repos.js';
+import { runRoutes } from './routes/runs.js';
+import { streamRoutes } from './routes/streams.js';
+import { userRoutes } from './routes/users.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { artifactDownloadRoutes } from './routes/artifact-downloads.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+/** The HTTP API: routes, authentication, request ids and one error body for everything. */
+export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+  });
+  // Response schemas document the API; bodies are serialized as they are, extra fields included.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Conveyor API',
+        version: '0.1.0',
+        description: 'SourceCraft-compatible CI/CD API of Conveyor',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: {
+      buildLocalReference: (json, _base, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
+  });
+
+  app.decorateRequest('principal', null as never); // set by the onRequest hook below
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    request.principal = ANONYMOUS;
+    request.principal = await ctx.access.authenticate(request.headers.authorization);
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toErrorBody(error, request.id);
+    if (status >= 500)
+      ctx.log(
+        `request ${request.id} ${request.method} ${request.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
+    return reply.code(status).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((request) => {
+    throw new AppError(
+      'NotFound',
+      `no route ${request.method} ${request.url.split('?')[0] ?? ''}; see GET /openapi.json`,
+    );
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, () => Promise.resolve({ status: 'ok' }));
+  app.get('/openapi.json', { schema: { hide: true } }, () => Promise.resolve(app.swagger()));
+  await app.register(userRoutes(ctx));
+  await app.register(orgRoutes(ctx));
+  await app.register(repoRoutes(ctx));
+  await app.register(runRoutes(ctx));
+  await app.register(streamRoutes(ctx));
+  await app.register(webhookRoutes(ctx));
+  await app.register(artifactDownloadRoutes(ctx));
+  return app;
+}

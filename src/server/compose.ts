@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Kysely } from 'kysely';
+import { Access } from '../app/access.js';
+import type { RunServices } from '../app/create-run.js';
+import { RunDispatcher } from '../app/run-dispatcher.js';
+import { RunEvents } from '../app/run-events.js';
+import { SecretBox, hashToken } from '../app/secret-box.js';
+import { TriggerLoop } from '../app/trigger-loop.js';
+import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import { localExecutors } from '../executors/detect-runtime.js';
+import { FileLogStore } from '../logs/file-log-store.js';
+import { systemClock } from '../ports/clock.js';
+import type { DirectoryStore } from '../ports/directory-store.js';
+import { openPostgresDb } from '../store/postgres.js';
+import type { Database } from '../store/schema.js';
+import { SqlDirectoryStore } from '../store/sql-directory-store.js';
+import { SqlRunStore } from '../store/sql-run-store.js';
+import { openSqliteDb } from '../store/sqlite.js';
+import { GitMirrors } from '../workspace/git-mirrors.js';
+import type { ServerContext } from './context.js';
+import { RunView } from './run-view.js';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** postgres://... for PostgreSQL; empty for the embedded SQLite file in the data dir. */
+  databaseUrl?: string;
+  /** Where the server is reached from outside, for links; default http://host:port. */
+  publicUrl?: string;
+  /** Runs executing at once. */
+  concurrency?: number;
+  /** Cubes running at once inside one run. */
+  parallelism?: number;
+  triggerTickMs?: number;
+  leaseMs?: number;
+  dispatchPollMs?: number;
+  /** Replica name in run claims; stable across restarts so a restart ends its own orphans at once. */
+  replicaId?: string;
+  env: NodeJS.ProcessEnv;
+  log: (message: string) => void;
+}
+
+/** Opens the configured database: PostgreSQL for a postgres:// URL, else SQLite in the data dir. */
+export async function openDatabase(
+  config: Pick<ServerConfig, 'dataDir' | 'databaseUrl'>,
+): Promise<Kysely<Database>> {
+  const url = config.databaseUrl ?? '';
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgresDb(url);
+  if (url !== '' && !url.startsWith('sqlite:'))
+    throw new Error(
+      `unsupported database URL '${url}': use postgres://user@host/db, sqlite:/path/file.db, or none for the data dir`,
+    );
+  return openSqliteDb(
+    url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(resolve(config.dataDir), 'conveyor.db'),
+  );
+}
+
+/** The server key: CONVEYOR_SECRET_KEY, else `secret.key` in the data dir (created once, mode 0600). */
+export function loadSecretBox(dataDir: string, env: NodeJS.ProcessEnv): SecretBox {
+  if (env.CONVEYOR_SECRET_KEY) return new SecretBox(env.CONVEYOR_SECRET_KEY);
+  const file = join(dataDir, 'secret.key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${SecretBox.generateKey()}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  return new SecretBox(readFileSync(file, 'utf8').trim());
+}
+
+/** First start: CONVEYOR_ADMIN_TOKEN creates the administrator `admin` authenticated by it. */
+export async function bootstrapAdmin(
+  directory: DirectoryStore,
+  env: NodeJS.ProcessEnv,
+  log: (m: string) => void,
+): Promise<void> {
+  if ((await directory.countUsers()) > 0) return;
+  const token = env.CONVEYOR_ADMIN_TOKEN;
+  if (!token) {
+    log(
+      'no users yet: create the first administrator with\n  conveyor admin create-user --data-dir DIR --slug admin --email you@example.com --admin\n(or start the server once with CONVEYOR_ADMIN_TOKEN=<token> in the environment)',
+    );
+    return;
+  }
+  if (token.length < 16) throw new Error('CONVEYOR_ADMIN_TOKEN must be at least 16 characters');
+  const now = Date.now();
+  const id = randomUUID();
+  await directory.insertUser({
+    id,
+    slug: 'admin',
+    email: 'admin@localhost',
+    firstName: '',
+    lastName: '',
+    admin: true,
+    createdAt: now,
+  });
+  await directory.insertToken(
+    { id: randomUUID(), userId: id, note: 'CONVEYOR_ADMIN_TOKEN', createdAt: now },
+    hashToken(token),
+  );
+  log('created the administrator "admin", authenticated by CONVEYOR_ADMIN_TOKEN');
+}
+
+export interface Composed {
+  ctx: ServerContext;
+  db: Kysely<Database>;
+  /** Starts the background parts: the embedded worker and the trigger loop. */
+  start(): Promise<void>;
+  /** Stops taking work, lets runs finish for `graceMs`, records the rest, closes the database. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Wires the server's adapters and use cases. */
+export async function composeServer(config: ServerConfig, baseUrl: () => string): Promise<Composed> {
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const db = await openDatabase(config);
+  const box = loadSecretBox(dataDir, config.env);
+  const runs = new SqlRunStore(db);
+  const directory = new SqlDirectoryStore(db);
+  await bootstrapAdmin(directory, config.env, config.log);
+  const mirrors = new GitMirrors(join(dataDir, 'mirrors'), join(dataDir, 'work'));
+  const logs = new FileLogStore(join(dataDir, 'logs'));
+  const artifactsDir = (repoId: string) => join(dataDir, 'artifacts', repoId.replace(/[^A-Za-z0-9-]/g, '_'));
+  const executors = localExecutors(config.env);
+  const events = new RunEvents();
+  const wake: { dispatcher?: RunDispatcher } = {};
+  const services: RunServices = {
+    runs,
+    directory,
+    mirrors,
+    clock: systemClock,
+    newId: randomUUID,
+    onRunCreated: () => wake.dispatcher?.poke(),
+  };
+  const dispatcher = new RunDispatcher({
+    runs,
+    directory,
+    box,
+    clock: systemClock,
+    events,
+    owner: config.replicaId ?? `${hostname()}:${dataDir}`,
+    concurrency: config.concurrency ?? Math.max(2, availableParallelism()),
+    leaseMs: config.leaseMs ?? 30_000,
+    pollMs: config.dispatchPollMs ?? 1000,
+    log: config.log,
+    engineDeps: (run, repo) => ({
+      store: runs,
+      logs,
+      artifacts: new LocalArtifactStore(artifactsDir(repo.id)),
+      ...executors,
+      workspaces: mirrors.workspaces(repo.id, run.context.commit?.sha ?? 'HEAD', run.id),
+      clock: systemClock,
+      newId: randomUUID,
+      parallelism: config.parallelism ?? Math.max(4, 2 * availableParallelism()),
+    }),
+  });
+  wake.dispatcher = dispatcher;
+  const triggers = new TriggerLoop(services, config.triggerTickMs ?? 5000, config.log);
+  const ctx = {
+    services,
+    access: new Access(directory, systemClock),
+    box,
+    dispatcher,
+    triggers,
+    events,
+    logs,
+    artifacts: (repoId: string) => new LocalArtifactStore(artifactsDir(repoId)),
+    artifactsDir,
+    baseUrl,
+    artifactUrlTtlMs: 15 * 60 * 1000,
+    log: config.log,
+  } as Omit<ServerContext, 'view'> as ServerContext;
+  ctx.view = new RunView(ctx);
+  return {
+    ctx,
+    db,
+    start: async () => {
+      await dispatcher.start();
+      triggers.start();
+    },
+    stop: async (graceMs) => {
+      await triggers.stop();
+      await dispatcher.drain(graceMs);
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { Access, Principal } from '../app/access.js';
+import type { RunServices } from '../app/create-run.js';
+import type { RunDispatcher } from '../app/run-dispatcher.js';
+import type { RunEvents } from '../app/run-events.js';
+import type { SecretBox } from '../app/secret-box.js';
+import type { TriggerLoop } from '../app/trigger-loop.js';
+import type { ArtifactStore } from '../ports/artifact-store.js';
+import type { LogStore } from '../ports/log-store.js';
+import type { RunView } from './run-view.js';
+
+/** Everything the routes use, built once by compose.ts. */
+export interface ServerContext {
+  services: RunServices;
+  access: Access;
+  box: SecretBox;
+  dispatcher: RunDispatcher;
+  triggers: TriggerLoop;
+  events: RunEvents;
+  logs: LogStore;
+  /** The artifact store of one repository. */
+  artifacts(repoId: string): ArtifactStore;
+  /** Where a repository's artifacts live on disk, for downloads. */
+  artifactsDir(repoId: string): string;
+  /** Public base URL, for signed links. */
+  baseUrl(): string;
+  /** How long signed artifact links stay valid. */
+  artifactUrlTtlMs: number;
+  log(message: string): void;
+  view: RunView;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}

@@ -1,0 +1,44 @@
+import type { FastifyError } from 'fastify';
+import { AppError, ERROR_CODES, type ErrorCode } from '../app/errors.js';
+import { ConflictError, NotFoundError } from '../ports/errors.js';
+
+export interface ErrorBody {
+  error_code: ErrorCode;
+  message: string;
+  request_id: string;
+  details: Record<string, string>;
+}
+
+/** Fastify's own request errors, as catalogue codes with a message that says what to do. */
+const FASTIFY_ERRORS: Record<string, [ErrorCode, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['PayloadTooLarge', 'the request body is too large (the limit is 1 MiB)'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UnsupportedMediaType', 'send the body as application/json'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['ValidationError', 'the JSON body is empty; send {} for no fields'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['ValidationError', 'the body is not valid JSON'],
+};
+
+/** Turns anything thrown into SourceCraft's `ApiErrorResponse` with the catalogue's HTTP status. */
+export function toErrorBody(error: unknown, requestId: string): { status: number; body: ErrorBody } {
+  const make = (code: ErrorCode, message: string, details: Record<string, string> = {}) => ({
+    status: ERROR_CODES[code],
+    body: { error_code: code, message, request_id: requestId, details },
+  });
+  if (error instanceof AppError) return make(error.code, error.message, error.details);
+  if (error instanceof NotFoundError) return make('NotFound', error.message);
+  if (error instanceof ConflictError) return make('Conflict', error.message);
+  const fe = error as Partial<FastifyError> & { validation?: { instancePath?: string; message?: string }[] };
+  if (fe.validation) {
+    const details: Record<string, string> = {};
+    for (const v of fe.validation) details[v.instancePath || '/'] = v.message ?? 'invalid';
+    return make('ValidationError', `invalid request: ${fe.message ?? 'validation failed'}`, details);
+  }
+  const known = fe.code ? FASTIFY_ERRORS[fe.code] : undefined;
+  if (known)
+    return make(
+      known[0],
+      known[1] + (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? `: ${fe.message ?? ''}` : ''),
+    );
+  if (fe instanceof SyntaxError || (fe.statusCode === 400 && fe.message))
+    return make('ValidationError', `malformed request: ${fe.message ?? ''}`);
+  return make('Internal', `internal error (request ${requestId}); the server log has the details`);
+}

@@ -1,0 +1,110 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { plugin } from '../plugin.js';
+import { denied, invalid, notFound } from '../../app/errors.js';
+import type { Principal } from '../../app/access.js';
+import type { Org, Repo } from '../../ports/directory-store.js';
+import type { ServerContext } from '../context.js';
+import { orgJson, repoJson } from '../present.js';
+import { CreateOrgBody, CreateRepoBody } from '../schemas.js';
+import { secretRoutes } from './secret-routes.js';
+
+/** Organizations, their repositories and their secrets. */
+export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
+  const { access } = ctx;
+  const { directory, clock, newId, mirrors } = ctx.services;
+
+  const orgOf = async (slug: string): Promise<Org> => {
+    const org = await directory.findOrg(slug.toLowerCase());
+    if (!org) throw notFound(`organization '${slug}' not found`);
+    return org;
+  };
+  /** Server administrators and the organization's admins manage it. */
+  const manage = async (principal: Principal, slug: string): Promise<Org> => {
+    const user = access.requireUser(principal);
+    const org = await orgOf(slug);
+    if (!user.admin && (await directory.orgRole(org.id, user.id)) !== 'admin')
+      throw denied(`only admins of organization '${org.slug}' may do this`);
+    return org;
+  };
+
+  return plugin((app) => {
+    app.post<{ Body: CreateOrgBody }>(
+      '/orgs',
+      { schema: { body: CreateOrgBody, tags: ['Organizations'] } },
+      async (request, reply) => {
+        const user = access.requireUser(request.principal);
+        const org: Org = {
+          id: newId(),
+          slug: request.body.slug.toLowerCase(),
+          name: request.body.name,
+          createdAt: clock.now(),
+        };
+        await directory.insertOrg(org, user.id);
+        return reply.code(201).send(orgJson(org));
+      },
+    );
+
+    app.get<{ Params: { org_slug: string } }>(
+      '/orgs/:org_slug',
+      { schema: { tags: ['Organizations'] } },
+      async (request) => {
+        access.requireUser(request.principal);
+        return orgJson(await orgOf(request.params.org_slug));
+      },
+    );
+
+    app.post<{ Params: { org_slug: string }; Body: CreateRepoBody }>(
+      '/orgs/:org_slug/repos',
+      { schema: { body: CreateRepoBody, tags: ['Repositories'] } },
+      async (request, reply) => {
+        const org = await manage(request.principal, request.params.org_slug);
+        const body = request.body;
+        if (body.clone_url.startsWith('-') || /^ext::/i.test(body.clone_url))
+          throw invalid('clone_url must be a git URL or a path', { clone_url: body.clone_url });
+        const webhookSecret = ctx.box.sign(`webhook:${newId()}`);
+        const repo: Repo = {
+          id: newId(),
+          orgId: org.id,
+          orgSlug: org.slug,
+          slug: body.slug.toLowerCase(),
+          name: body.name,
+          description: body.description ?? '',
+          visibility: body.visibility ?? 'private',
+          cloneUrl: body.clone_url,
+          defaultBranch: body.default_branch ?? 'main',
+          pollIntervalMs: (body.poll_interval_seconds ?? 60) * 1000,
+          webhookSecretEnc: ctx.box.encrypt(webhookSecret),
+          createdAt: clock.now(),
+        };
+        // Fetch first: a clone URL git cannot read is a 400 now, not a silent failure on every push.
+        try {
+          await mirrors.sync(repo.id, repo.cloneUrl);
+        } catch (error) {
+          throw invalid(`cannot fetch clone_url: ${error instanceof Error ? error.message : String(error)}`, {
+            clone_url: body.clone_url,
+          });
+        }
+        await directory.insertRepo(repo);
+        await ctx.triggers.poll(repo).catch(() => undefined); // records the refs as they are now
+        return reply.code(201).send({ ...repoJson(repo), webhook_secret: webhookSecret });
+      },
+    );
+
+    app.get<{ Params: { org_slug: string } }>(
+      '/orgs/:org_slug/repos',
+      { schema: { tags: ['Repositories'] } },
+      async (request) => {
+        const org = await orgOf(request.params.org_slug);
+        const visible = [];
+        for (const repo of await directory.listRepos(org.id))
+          if ((await access.roleOn(request.principal, repo)) !== undefined) visible.push(repoJson(repo));
+        return { repositories: visible };
+      },
+    );
+
+    secretRoutes(app, ctx, 'org', ['/orgs/:org_slug/cicd/secrets'], async (request) => {
+      const params = request.params as { org_slug: string };
+      return (await manage(request.principal, params.org_slug)).id;
+    });
+  });
+}

@@ -1,0 +1,345 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { plugin } from '../plugin.js';
+import { createRun } from '../../app/create-run.js';
+import { AppError, invalid, notFound } from '../../app/errors.js';
+import { logPage } from '../../app/log-pages.js';
+import { restartRun } from '../../app/restart-run.js';
+import type { CommitInfo, RunRecord } from '../../core/run/model.js';
+import type { Repo } from '../../ports/directory-store.js';
+import { artifactJson, runJson, workflowJson } from '../../transport/run-json.js';
+import type { ServerContext } from '../context.js';
+import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
+import { getCube } from '../run-view.js';
+import { LogsQuery, PageQuery, RestartBody, RunWorkflowsBody, ref, type GitRevision } from '../schemas.js';
+
+type RunParams = RepoParams & { run_slug: string };
+type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
+
+const DEFAULT_PAGE_SIZE = 20;
+
+/** SourceCraft's CI/CD operations, plus cancel and restart. */
+export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
+  const { services } = ctx;
+
+  const loadRun = async (repo: Repo, slug: string): Promise<RunRecord> => {
+    const run = await services.runs.findRun(repo.id, slug);
+    if (!run) throw notFound(`run ${slug} not found in ${repo.orgSlug}/${repo.slug}`);
+    return run;
+  };
+  const present = async (repo: Repo, run: RunRecord) => runJson(run, await ctx.view.options(repo, run));
+
+  return plugin((app) => {
+    for (const path of repoPaths('/cicd/runs')) {
+      app.get<{ Params: RepoParams; Querystring: PageQuery }>(
+        path,
+        {
+          schema: {
+            querystring: PageQuery,
+            tags: ['CICD'],
+            operationId: opId('ListRuns', path),
+            response: { 200: ref('ListRunsResponse') },
+          },
+        },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
+          const pageSize = Number(request.query.page_size ?? DEFAULT_PAGE_SIZE);
+          if (!(pageSize >= 1 && pageSize <= 1000))
+            throw invalid('page_size must be between 1 and 1000', {
+              page_size: String(request.query.page_size),
+            });
+          const before =
+            request.query.page_token === undefined || request.query.page_token === ''
+              ? undefined
+              : decodePageToken(request.query.page_token);
+          const page = await services.runs.listRuns(repo.id, {
+            pageSize,
+            ...(before !== undefined ? { beforeSlug: before } : {}),
+          });
+          const runs = [];
+          for (const run of page.runs) runs.push(await present(repo, run));
+          return {
+            runs,
+            ...(page.nextBeforeSlug !== undefined
+              ? { next_page_token: encodePageToken(page.nextBeforeSlug) }
+              : {}),
+          };
+        },
+      );
+
+      app.post<{ Params: RepoParams; Body: RunWorkflowsBody }>(
+        path,
+        {
+          schema: {
+            body: ref('RunWorkflowsBody'),
+            tags: ['CICD'],
+            operationId: opId('RunWorkflows', path),
+            response: { 200: ref('Run') },
+          },
+        },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'developer');
+          const user = ctx.access.requireUser(request.principal);
+          const body = request.body;
+          await services.mirrors.sync(repo.id, repo.cloneUrl).catch((error: unknown) => {
+            throw new AppError(
+              'Unavailable',
+              `cannot fetch the repository: ${error instanceof Error ? error.message : String(error)}`,
+            );
+          });
+          const head = await resolveRevision(repo, body.head, 'head');
+          const config = body.config_revision
+            ? await resolveRevision(repo, body.config_revision, 'config_revision')
+            : head;
+          const workflows = body.workflows.map((w) => {
+            const inputs: Record<string, string> = {};
+            for (const v of w.values ?? []) {
+              if (v.name in inputs) throw invalid(`input '${v.name}' of workflow '${w.name}' is given twice`);
+              inputs[v.name] = v.value;
+            }
+            return { name: w.name, inputs };
+          });
+          const run = await createRun(
+            services,
+            repo,
+            {
+              eventType: 'manual',
+              trigger: 'api',
+              head,
+              configSha: config.sha,
+              workflows,
+              user: { id: user.id, slug: user.slug },
+            },
+            true,
+          );
+          return present(repo, run);
+        },
+      );
+    }
+
+    for (const path of repoPaths('/cicd/runs/:run_slug')) {
+      app.get<{ Params: RunParams }>(
+        path,
+        { schema: { tags: ['CICD'], operationId: opId('GetRun', path), response: { 200: ref('Run') } } },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
+          return present(repo, await loadRun(repo, request.params.run_slug));
+        },
+      );
+
+      app.get<{ Params: RunParams & { workflow_slug: string } }>(
+        `${path}/:workflow_slug`,
+        {
+          schema: {
+            tags: ['CICD'],
+            operationId: opId('GetWorkflow', path),
+            response: { 200: ref('Workflow') },
+          },
+        },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
+          const run = await loadRun(repo, request.params.run_slug);
+          const workflow = run.workflows.find((w) => w.slug === request.params.workflow_slug);
+          if (!workflow)
+            throw notFound(`workflow '${request.params.workflow_slug}' not found in run ${run.slug}`);
+          return workflowJson(workflow, await ctx.view.options(repo, run));
+        },
+      );
+
+      app.post<{ Params: RunParams; Body: { comment?: string } | undefined }>(
+        `${path}/cancel`,
+        { schema: { tags: ['CICD'] } },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'developer');
+          const user = ctx.access.requireUser(request.principal);
+          const run = await loadRun(repo, request.params.run_slug);
+          if (
+            run.status === 'success' ||
+            run.status === 'failed' ||
+            run.status === 'timeout' ||
+            run.status === 'canceled'
+          )
+            throw new AppError(
+              'Conflict',
+              `run ${run.slug} already ended (${run.status}); nothing to cancel`,
+            );
+          const ended = await ctx.dispatcher.cancel(run, `canceled by ${user.slug}`);
+          if (!ended)
+            throw new AppError(
+              'Conflict',
+              `run ${run.slug} is executing on another server replica; try again in a moment`,
+            );
+          return present(repo, await loadRun(repo, run.slug));
+        },
+      );
+
+      app.post<{ Params: RunParams; Body: { scope?: 'all' | 'failed' } | undefined }>(
+        `${path}/restart`,
+        { schema: { body: RestartBody, tags: ['CICD'] } },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'developer');
+          const user = ctx.access.requireUser(request.principal);
+          const original = await loadRun(repo, request.params.run_slug);
+          const run = await restartRun(services, repo, original, request.body?.scope ?? 'all', {
+            id: user.id,
+            slug: user.slug,
+          });
+          return present(repo, run);
+        },
+      );
+    }
+
+    for (const path of repoPaths('/cicd/logs/:run_slug/:workflow_slug/:task_slug/:cube_slug')) {
+      app.get<{ Params: CubeParams; Querystring: { page?: number | string; timestamps?: boolean } }>(
+        path,
+        {
+          schema: {
+            querystring: LogsQuery,
+            tags: ['CICD'],
+            operationId: opId('GetCubeLogs', path),
+            response: { 200: ref('GetCubeLogsResponse') },
+          },
+        },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
+          const run = await loadRun(repo, request.params.run_slug);
+          const { cube } = getCube(
+            run,
+            request.params.workflow_slug,
+            request.params.task_slug,
+            request.params.cube_slug,
+          );
+          const page = Number(request.query.page ?? 1);
+          const done = cube.status !== 'created' && cube.status !== 'processing';
+          const result = logPage(await ctx.logs.read(run.id, cube.id), page, done);
+          if (!result)
+            throw notFound(`log page ${page} has not started yet; read page ${page - 1} until page_complete`);
+          const stamp = request.query.timestamps === true;
+          const logs = result.lines
+            .map((l) => `${stamp ? `${new Date(l.at).toISOString()} ` : ''}${l.text}\n`)
+            .join('');
+          return { logs, page_complete: result.pageComplete, done: result.done && result.pageComplete };
+        },
+      );
+    }
+
+    for (const path of repoPaths('/cicd/artifacts/:run_slug/:workflow_slug/:task_slug/:cube_slug')) {
+      app.get<{ Params: CubeParams }>(
+        path,
+        {
+          schema: {
+            tags: ['CICD'],
+            operationId: opId('GetCubeArtifacts', path),
+            response: { 200: ref('GetCubeArtifactsResponse') },
+          },
+        },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
+          const run = await loadRun(repo, request.params.run_slug);
+          const { cube } = getCube(
+            run,
+            request.params.workflow_slug,
+            request.params.task_slug,
+            request.params.cube_slug,
+          );
+          const options = await ctx.view.options(repo, run);
+          const where = {
+            workflow: request.params.workflow_slug,
+            task: request.params.task_slug,
+            cube: request.params.cube_slug,
+          };
+          return { artifacts: cube.artifacts.map((a) => artifactJson(a, options.artifactUrl(a, where))) };
+        },
+      );
+    }
+
+    for (const trigger of [
+      '/:org_slug/:repo_slug/ci_workflows/:workflow_name/trigger',
+      '/repos/:repo_ref/ci_workflows/:workflow_name/trigger',
+    ]) {
+      app.post<{
+        Params: RepoParams & { workflow_name: string };
+        Body:
+          | {
+              revision?: string;
+              workflow_revision?: string;
+              input?: { values?: { name: string; value: string }[] };
+            }
+          | undefined;
+      }>(trigger, { schema: { tags: ['CICD (deprecated)'] } }, async (request) => {
+        const repo = await repoFor(ctx, request.principal, request.params, 'developer');
+        const user = ctx.access.requireUser(request.principal);
+        const body = request.body ?? {};
+        await services.mirrors.sync(repo.id, repo.cloneUrl);
+        const head = await resolveRevision(repo, legacyRevision(body.revision), 'revision');
+        const config = body.workflow_revision
+          ? await resolveRevision(repo, legacyRevision(body.workflow_revision), 'workflow_revision')
+          : head;
+        const inputs = Object.fromEntries((body.input?.values ?? []).map((v) => [v.name, v.value]));
+        const run = await createRun(
+          services,
+          repo,
+          {
+            eventType: 'manual',
+            trigger: 'api',
+            head,
+            configSha: config.sha,
+            workflows: [{ name: request.params.workflow_name, inputs }],
+            user: { id: user.id, slug: user.slug },
+          },
+          true,
+        );
+        return { flux_id: run.id, flux_public_id: run.slug, trigger_status: 'created' };
+      });
+    }
+  });
+
+  /** A GitRevision ("exactly one of branch, tag, commit"); none means the default branch. */
+  async function resolveRevision(
+    repo: Repo,
+    revision: GitRevision | undefined,
+    field: string,
+  ): Promise<CommitInfo> {
+    const given = Object.entries(revision ?? {}).filter(([, v]) => v !== undefined && v !== '');
+    if (given.length > 1)
+      throw invalid(`${field}: give exactly one of branch, tag, commit`, {
+        [field]: given.map(([k]) => k).join(','),
+      });
+    const rev = given.length === 0 ? { branch: repo.defaultBranch } : (revision as GitRevision);
+    try {
+      return await services.mirrors.resolve(repo.id, rev);
+    } catch (error) {
+      throw invalid(`${field}: ${error instanceof Error ? error.message : String(error)}`, {
+        [field]: JSON.stringify(rev),
+      });
+    }
+  }
+}
+
+/** The deprecated trigger's revisions: "mybranch", "tags:v1.0.0" or a commit sha. */
+function legacyRevision(text: string | undefined): GitRevision | undefined {
+  if (!text) return undefined;
+  if (text.startsWith('tags:')) return { tag: text.slice(5) };
+  if (/^[0-9a-f]{40}$/i.test(text)) return { commit: text };
+  return { branch: text };
+}
+
+/** Operation ids as SourceCraft names them; the unprefixed and `id:` paths get their own suffix. */
+function opId(name: string, path: string): string {
+  if (path.startsWith('/repos/:repo_ref')) return `${name}ByID`;
+  if (!path.startsWith('/repos/')) return `${name}Legacy`;
+  return name;
+}
+
+/** Page tokens are opaque to clients: the slug to continue below, versioned and base64url-encoded. */
+export function encodePageToken(beforeSlug: number): string {
+  return Buffer.from(`runs:v1:${beforeSlug}`).toString('base64url');
+}
+
+export function decodePageToken(token: string): number {
+  const match = /^runs:v1:(\d{1,15})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
+  if (!match?.[1])
+    throw invalid('page_token is not a token this server issued; start again without it', {
+      page_token: token,
+    });
+  return Number(match[1]);
+}

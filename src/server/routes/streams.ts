@@ -1,0 +1,147 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { plugin } from '../plugin.js';
+import { notFound } from '../../app/errors.js';
+import type { RunEvents } from '../../app/run-events.js';
+import { isTerminal } from '../../core/run/status.js';
+import { runJson } from '../../transport/run-json.js';
+import type { ServerContext } from '../context.js';
+import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
+import { getCube } from '../run-view.js';
+
+type RunParams = RepoParams & { run_slug: string };
+type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
+
+/** How often a stream re-reads the store when no local event arrived (runs on other replicas). */
+const POLL_MS = 1000;
+
+/**
+ * Server-sent events: a run's state (`event: run`, the whole Run, each time it changes; the stream
+ * ends after the run ends) and a cube's log (`event: line` per line, then `event: done`).
+ * Local engine events wake a stream at once; a slow poll covers runs executing elsewhere.
+ */
+export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
+  const { services, events } = ctx;
+
+  return plugin((app) => {
+    for (const path of repoPaths('/cicd/runs/:run_slug/events', false)) {
+      app.get<{ Params: RunParams }>(path, { schema: { tags: ['CICD streams'] } }, async (request, reply) => {
+        const repo = await repoFor(ctx, request.principal, request.params, 'reader');
+        const first = await services.runs.findRun(repo.id, request.params.run_slug);
+        if (!first) throw notFound(`run ${request.params.run_slug} not found`);
+        const sse = open(reply);
+        let lastVersion = -1;
+        await follow(events, sse, first.id, async () => {
+          const run = await services.runs.findRun(repo.id, first.slug);
+          if (!run) return true;
+          const version =
+            run.version +
+            run.workflows.reduce(
+              (n, w) =>
+                n +
+                w.version +
+                w.tasks.reduce((m, t) => m + t.version + t.cubes.reduce((k, c) => k + c.version, 0), 0),
+              0,
+            );
+          if (version !== lastVersion) {
+            lastVersion = version;
+            sse.send('run', runJson(run, await ctx.view.options(repo, run)));
+          }
+          return isTerminal(run.status);
+        });
+      });
+    }
+
+    for (const path of repoPaths('/cicd/logs/:run_slug/:workflow_slug/:task_slug/:cube_slug/stream', false)) {
+      app.get<{ Params: CubeParams }>(
+        path,
+        { schema: { tags: ['CICD streams'] } },
+        async (request, reply) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
+          const p = request.params;
+          const run = await services.runs.findRun(repo.id, p.run_slug);
+          if (!run) throw notFound(`run ${p.run_slug} not found`);
+          const cubeId = getCube(run, p.workflow_slug, p.task_slug, p.cube_slug).cube.id;
+          const sse = open(reply);
+          let sent = 0;
+          await follow(events, sse, run.id, async () => {
+            const now = await services.runs.findRun(repo.id, run.slug);
+            const cube = now && getCube(now, p.workflow_slug, p.task_slug, p.cube_slug).cube;
+            const done = !cube || isTerminal(cube.status);
+            const lines = await ctx.logs.read(run.id, cubeId);
+            // While the cube runs its last line may be unfinished: it is sent once the next begins.
+            const upTo = done ? lines.length : lines.length - 1;
+            for (; sent < upTo; sent++) {
+              const line = lines[sent];
+              if (line) sse.send('line', { at: new Date(line.at).toISOString(), text: line.text });
+            }
+            if (done) sse.send('done', { status: cube?.status ?? 'unknown' });
+            return done;
+          });
+        },
+      );
+    }
+  });
+}
+
+interface Sse {
+  send(event: string, data: unknown): void;
+  closed(): boolean;
+  end(): void;
+}
+
+function open(reply: FastifyReply): Sse {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-request-id': reply.request.id,
+    'x-accel-buffering': 'no',
+  });
+  let closed = false;
+  res.on('close', () => (closed = true));
+  return {
+    send: (event, data) => {
+      if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    closed: () => closed,
+    end: () => {
+      if (!closed) res.end();
+      closed = true;
+    },
+  };
+}
+
+/** Calls `check` now, on each engine event of the run (coalesced), and every POLL_MS, until it returns true. */
+async function follow(
+  events: RunEvents,
+  sse: Sse,
+  runId: string,
+  check: () => Promise<boolean>,
+): Promise<void> {
+  let wake: () => void = () => undefined;
+  const state = { pending: false };
+  const unsubscribe = events.subscribe(runId, () => {
+    state.pending = true;
+    wake();
+  });
+  try {
+    while (!sse.closed()) {
+      state.pending = false;
+      if (await check()) break;
+      if (state.pending) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, POLL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          setTimeout(resolve, 10); // let a burst of events land before re-reading
+        };
+      });
+      wake = () => undefined;
+    }
+  } finally {
+    unsubscribe();
+    sse.end();
+  }
+}

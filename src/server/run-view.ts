@@ -1,0 +1,90 @@
+import { fileURLToPath } from 'node:url';
+import { LogMasker } from '../core/run/mask.js';
+import type { ArtifactRecord, CubeRun, RunRecord, TaskRun, WorkflowRun } from '../core/run/model.js';
+import type { Repo } from '../ports/directory-store.js';
+import type { PresentOptions } from '../transport/run-json.js';
+import type { ServerContext } from './context.js';
+import { notFound } from '../app/errors.js';
+
+/**
+ * How runs are shown over the API: secret values masked everywhere (outputs, messages), and
+ * artifacts linked by signed URLs that expire. Maskers are cached per repository for a few seconds
+ * and dropped when its secrets change.
+ */
+export class RunView {
+  private readonly maskers = new Map<string, { masker: LogMasker; until: number }>();
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  forget(scopeId: string): void {
+    if (this.maskers.delete(scopeId)) return;
+    // An organization's secrets changed: its repositories' maskers are stale too.
+    this.maskers.clear();
+  }
+
+  async options(repo: Repo, run: RunRecord): Promise<PresentOptions> {
+    const masker = await this.masker(repo);
+    const expires = this.ctx.services.clock.now() + this.ctx.artifactUrlTtlMs;
+    return {
+      mask: (text) => masker.maskText(text),
+      artifactUrl: (artifact, path) => {
+        if (artifact.status !== 'success') return undefined;
+        const index = this.artifactIndex(run, path, artifact);
+        const target = `/artifacts/${repo.id}/${run.slug}/${encodeURIComponent(path.workflow)}/${encodeURIComponent(path.task)}/${encodeURIComponent(path.cube)}/${index}`;
+        const signature = this.ctx.box.sign(`${target}|${expires}`);
+        return `${this.ctx.baseUrl()}${target}?expires=${expires}&signature=${signature}`;
+      },
+    };
+  }
+
+  private artifactIndex(
+    run: RunRecord,
+    path: { workflow: string; task: string; cube: string },
+    artifact: ArtifactRecord,
+  ): number {
+    const cube = findCube(run, path.workflow, path.task, path.cube);
+    return cube ? cube.cube.artifacts.indexOf(artifact) : -1;
+  }
+
+  async masker(repo: Repo): Promise<LogMasker> {
+    const now = this.ctx.services.clock.now();
+    const cached = this.maskers.get(repo.id);
+    if (cached && cached.until > now) return cached.masker;
+    const { directory } = this.ctx.services;
+    const values: string[] = [];
+    for (const [scope, id] of [
+      ['org', repo.orgId],
+      ['repo', repo.id],
+    ] as const)
+      for (const enc of Object.values(await directory.secretValues(scope, id)))
+        values.push(this.ctx.box.decrypt(enc));
+    const masker = new LogMasker(values);
+    this.maskers.set(repo.id, { masker, until: now + 5000 });
+    return masker;
+  }
+}
+
+export function findCube(
+  run: RunRecord,
+  workflow: string,
+  task: string,
+  cube: string,
+): { workflow: WorkflowRun; task: TaskRun; cube: CubeRun } | undefined {
+  const w = run.workflows.find((x) => x.slug === workflow);
+  const t = w?.tasks.find((x) => x.slug === task);
+  const c = t?.cubes.find((x) => x.slug === cube);
+  return w && t && c ? { workflow: w, task: t, cube: c } : undefined;
+}
+
+export function getCube(run: RunRecord, workflow: string, task: string, cube: string) {
+  const found = findCube(run, workflow, task, cube);
+  if (!found) throw notFound(`cube ${workflow}/${task}/${cube} not found in run ${run.slug}`);
+  return found;
+}
+
+/** The stored copy of an artifact as a path, if it lies inside `root`. */
+export function artifactPath(artifact: ArtifactRecord, root: string): string | undefined {
+  if (!artifact.location?.startsWith('file:')) return undefined;
+  const path = fileURLToPath(artifact.location);
+  return path.startsWith(root.endsWith('/') ? root : `${root}/`) ? path : undefined;
+}

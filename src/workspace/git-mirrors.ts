@@ -1,0 +1,147 @@
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CheckoutDef } from '../core/config/model.js';
+import type { CommitInfo } from '../core/run/model.js';
+import type { RepoMirrors, Revision } from '../ports/repo-mirrors.js';
+import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
+import { git } from './git.js';
+
+/**
+ * Bare mirrors under `<dir>/<repoId>.git`, fetched with `+refs/heads/*` and `+refs/tags/*`.
+ * Task workspaces are `--shared` clones of the mirror checked out at the run's commit: cheap, and
+ * `git log` works inside cubes.
+ */
+export class GitMirrors implements RepoMirrors {
+  private readonly syncing = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly workDir: string,
+  ) {}
+
+  private path(repoId: string): string {
+    return join(this.dir, `${repoId.replace(/[^A-Za-z0-9-]/g, '_')}.git`);
+  }
+
+  sync(repoId: string, cloneUrl: string): Promise<void> {
+    const running = this.syncing.get(repoId);
+    if (running) return running;
+    const job = this.fetch(repoId, cloneUrl).finally(() => this.syncing.delete(repoId));
+    this.syncing.set(repoId, job);
+    return job;
+  }
+
+  private async fetch(repoId: string, cloneUrl: string): Promise<void> {
+    const path = this.path(repoId);
+    if (!(await stat(join(path, 'HEAD')).catch(() => undefined))) {
+      await mkdir(path, { recursive: true });
+      await git(['init', '--quiet', '--bare', '--template=', path], path);
+    }
+    await git(
+      [
+        'fetch',
+        '--quiet',
+        '--prune',
+        '--force',
+        '--no-tags',
+        '--',
+        cloneUrl,
+        '+refs/heads/*:refs/heads/*',
+        '+refs/tags/*:refs/tags/*',
+      ],
+      path,
+    );
+  }
+
+  async resolve(repoId: string, revision: Revision): Promise<CommitInfo> {
+    const name =
+      revision.commit ??
+      (revision.tag !== undefined ? `refs/tags/${revision.tag}` : `refs/heads/${revision.branch ?? ''}`);
+    const ref = revision.commit
+      ? ''
+      : revision.tag !== undefined
+        ? `refs/tags/${revision.tag}`
+        : `refs/heads/${revision.branch ?? ''}`;
+    let raw: string;
+    try {
+      raw = await git(
+        ['log', '-1', '--format=%H%x00%an <%ae>%x00%cI%x00%B', `${name}^{commit}`, '--'],
+        this.path(repoId),
+      );
+    } catch {
+      throw new Error(`revision ${describe(revision)} does not exist in the repository`);
+    }
+    const [sha = '', author = '', date = '', message = ''] = raw.split('\0');
+    return {
+      sha,
+      ref,
+      author,
+      message: message.replace(/\n+$/, ''),
+      timestamp: new Date(date).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
+  }
+
+  async readFile(repoId: string, sha: string, path: string): Promise<string | undefined> {
+    try {
+      return await git(['show', `${sha}:${path}`], this.path(repoId));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined> {
+    if (/^0+$/.test(from)) return undefined;
+    try {
+      const out = await git(['diff', '--name-only', '-z', from, to, '--'], this.path(repoId));
+      return out.split('\0').filter(Boolean);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async listRefs(repoId: string): Promise<Record<string, string>> {
+    const out = await git(
+      ['for-each-ref', '--format=%(refname) %(objectname) %(*objectname)', 'refs/heads', 'refs/tags'],
+      this.path(repoId),
+    );
+    const refs: Record<string, string> = {};
+    for (const line of out.split('\n').filter(Boolean)) {
+      const [name = '', object = '', peeled = ''] = line.split(' ');
+      refs[name] = peeled || object;
+    }
+    return refs;
+  }
+
+  workspaces(repoId: string, sha: string, runId: string): WorkspaceProvider {
+    const mirror = this.path(repoId);
+    const base = join(this.workDir, runId);
+    return {
+      async prepare(_runId: string, taskKey: string, checkout: CheckoutDef): Promise<TaskDirs> {
+        const root = join(base, taskKey.replace(/[^A-Za-z0-9._-]/g, '_'));
+        const dirs: TaskDirs = { root, workspace: join(root, 'workspace'), data: join(root, 'task-data') };
+        await rm(root, { recursive: true, force: true });
+        await mkdir(dirs.data, { recursive: true });
+        if (!checkout.enabled) {
+          await mkdir(dirs.workspace, { recursive: true });
+          return dirs;
+        }
+        await git(
+          ['clone', '--quiet', '--shared', '--no-checkout', '--template=', mirror, dirs.workspace],
+          root,
+        );
+        await git(['checkout', '--quiet', '--detach', sha], dirs.workspace);
+        return dirs;
+      },
+      async release(dirs: TaskDirs): Promise<void> {
+        await rm(dirs.root, { recursive: true, force: true });
+        await rmdir(base).catch(() => undefined); // the last task of the run removes the run's folder
+      },
+    };
+  }
+}
+
+function describe(revision: Revision): string {
+  if (revision.commit) return `commit ${revision.commit}`;
+  if (revision.tag !== undefined) return `tag '${revision.tag}'`;
+  return `branch '${revision.branch ?? ''}'`;
+}

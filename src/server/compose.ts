@@ -12,7 +12,7 @@ import { TriggerLoop } from '../app/trigger-loop.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import { FileLogStore } from '../logs/file-log-store.js';
-import { systemClock } from '../ports/clock.js';
+import { systemClock, type Clock } from '../ports/clock.js';
 import type { DirectoryStore } from '../ports/directory-store.js';
 import { openPostgresDb } from '../store/postgres.js';
 import type { Database } from '../store/schema.js';
@@ -40,6 +40,10 @@ export interface ServerConfig {
   dispatchPollMs?: number;
   /** Replica name in run claims; stable across restarts so a restart ends its own orphans at once. */
   replicaId?: string;
+  /** How long signed artifact links stay valid (default 15 minutes). */
+  artifactUrlTtlMs?: number;
+  /** Tests move time by hand; everything else uses the system clock. */
+  clock?: Clock;
   env: NodeJS.ProcessEnv;
   log: (message: string) => void;
 }
@@ -117,6 +121,7 @@ export interface Composed {
 export async function composeServer(config: ServerConfig, baseUrl: () => string): Promise<Composed> {
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  const clock = config.clock ?? systemClock;
   const db = await openDatabase(config);
   const box = loadSecretBox(dataDir, config.env);
   const runs = new SqlRunStore(db);
@@ -132,7 +137,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     runs,
     directory,
     mirrors,
-    clock: systemClock,
+    clock,
     newId: randomUUID,
     onRunCreated: () => wake.dispatcher?.poke(),
   };
@@ -140,7 +145,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     runs,
     directory,
     box,
-    clock: systemClock,
+    clock,
     events,
     owner: config.replicaId ?? `${hostname()}:${dataDir}`,
     concurrency: config.concurrency ?? Math.max(2, availableParallelism()),
@@ -153,7 +158,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       artifacts: new LocalArtifactStore(artifactsDir(repo.id)),
       ...executors,
       workspaces: mirrors.workspaces(repo.id, run.context.commit?.sha ?? 'HEAD', run.id),
-      clock: systemClock,
+      clock,
       newId: randomUUID,
       parallelism: config.parallelism ?? Math.max(4, 2 * availableParallelism()),
     }),
@@ -162,7 +167,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const triggers = new TriggerLoop(services, config.triggerTickMs ?? 5000, config.log);
   const ctx = {
     services,
-    access: new Access(directory, systemClock),
+    access: new Access(directory, clock),
     box,
     dispatcher,
     triggers,
@@ -171,7 +176,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     artifacts: (repoId: string) => new LocalArtifactStore(artifactsDir(repoId)),
     artifactsDir,
     baseUrl,
-    artifactUrlTtlMs: 15 * 60 * 1000,
+    artifactUrlTtlMs: config.artifactUrlTtlMs ?? 15 * 60 * 1000,
     log: config.log,
   } as Omit<ServerContext, 'view'> as ServerContext;
   ctx.view = new RunView(ctx);
@@ -185,6 +190,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     stop: async (graceMs) => {
       await triggers.stop();
       await dispatcher.drain(graceMs);
+      executors.native.close?.();
+      executors.container?.close?.();
       await db.destroy();
     },
   };

@@ -178,5 +178,47 @@ export function runStoreContract(name: string, open: () => Promise<RunStore>): v
       assert.equal(last.nextBeforeSlug, undefined);
       assert.equal(last.runs[0]?.workflows[0]?.tasks[0]?.cubes.length, 2);
     });
+
+    it('hands a prepared run to one owner until its lease runs out', async () => {
+      const run = await store.insertRun(newRun(`repo-${randomUUID()}`));
+      const t0 = 1_800_000_000_000;
+      const claimA = await store.claimRuns('a', t0, t0 + 1000, 1000);
+      assert.ok(
+        claimA.some((r) => r.id === run.id),
+        'owner a gets the run',
+      );
+      const claimB = await store.claimRuns('b', t0 + 500, t0 + 1500, 1000);
+      assert.ok(!claimB.some((r) => r.id === run.id), 'owner b may not take it while the lease holds');
+      assert.equal(await store.claimRun('b', run.id, t0 + 500, t0 + 1500), undefined);
+      await store.renewLeases('a', [run.id], t0 + 3000);
+      assert.equal(
+        await store.claimRun('b', run.id, t0 + 2000, t0 + 4000),
+        undefined,
+        'the renewed lease holds',
+      );
+      const late = await store.claimRun('b', run.id, t0 + 3001, t0 + 5000);
+      assert.equal(late?.id, run.id, 'after the lease ran out, another owner may claim it');
+    });
+
+    it('claims abandoned processing runs: expired leases, and its own after a restart', async () => {
+      const run = await store.insertRun(newRun(`repo-${randomUUID()}`));
+      const t0 = 1_900_000_000_000;
+      assert.equal((await store.claimRun('a', run.id, t0, t0 + 1000))?.id, run.id);
+      run.status = 'processing';
+      await store.applyChanges({ run });
+      const early = await store.claimAbandoned('b', t0 + 10, t0 + 1000, false);
+      assert.ok(!early.some((r) => r.id === run.id), 'a live lease is not abandoned');
+      const own = await store.claimAbandoned('a', t0 + 10, t0 + 1000, true);
+      assert.ok(
+        own.some((r) => r.id === run.id),
+        'a restarted owner takes back its own runs at once',
+      );
+      const expired = await store.claimAbandoned('b', t0 + 2000, t0 + 3000, false);
+      assert.ok(
+        expired.some((r) => r.id === run.id),
+        'an expired lease is abandoned',
+      );
+      assert.equal(expired.find((r) => r.id === run.id)?.status, 'processing');
+    });
   });
 }

@@ -1,0 +1,101 @@
+import { startServer, type RunningServer } from '../../src/server/start-server.js';
+import { CONTAINER_ENV } from './cli.js';
+import { tempDir } from './repo.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestServer {
+  server: RunningServer;
+  url: string;
+  dataDir: string;
+  /** Real time plus an offset the test may move forward. */
+  clock: { now(): number; offsetMs: number };
+  api<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string | null,
+  ): Promise<ApiAnswer<T>>;
+  close(): Promise<void>;
+}
+
+export interface ApiAnswer<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A real server on a loopback port (port 0), with its own data dir and, optionally, PostgreSQL. */
+export async function startTestServer(
+  options: { databaseUrl?: string; env?: Record<string, string>; artifactUrlTtlMs?: number } = {},
+): Promise<TestServer> {
+  const dataDir = tempDir('conveyor-server-');
+  const clock = { offsetMs: 0, now: () => Date.now() + clock.offsetMs };
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    triggerTickMs: 100,
+    dispatchPollMs: 200,
+    leaseMs: 5000,
+    clock,
+    ...(options.artifactUrlTtlMs ? { artifactUrlTtlMs: options.artifactUrlTtlMs } : {}),
+    env: {
+      ...process.env,
+      ...CONTAINER_ENV,
+      CONVEYOR_ADMIN_TOKEN: ADMIN_TOKEN,
+      CONVEYOR_SECRET_KEY: 'test-secret-key-0123456789',
+      ...options.env,
+    },
+    log: () => undefined,
+  });
+  const api = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = ADMIN_TOKEN,
+  ): Promise<ApiAnswer<T>> => {
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers };
+  };
+  return { server, url: server.url, dataDir, clock, api, close: () => server.close(5000) };
+}
+
+/** Registers an org and a repository cloned from `cloneUrl`; returns the repository's JSON. */
+export async function registerRepo(
+  t: TestServer,
+  cloneUrl: string,
+  options: { org?: string; slug?: string; poll?: number } = {},
+) {
+  const org = options.org ?? 'acme';
+  const created = await t.api('POST', '/orgs', { slug: org, name: org });
+  if (created.status !== 201 && created.status !== 409)
+    throw new Error(`org: ${JSON.stringify(created.body)}`);
+  const repo = await t.api<{ id: string; slug: string; webhook_secret: string }>(
+    'POST',
+    `/orgs/${org}/repos`,
+    {
+      name: options.slug ?? 'app',
+      slug: options.slug ?? 'app',
+      clone_url: cloneUrl,
+      poll_interval_seconds: options.poll ?? 0,
+    },
+  );
+  if (repo.status !== 201) throw new Error(`repo: ${JSON.stringify(repo.body)}`);
+  return repo.body;
+}

@@ -8,6 +8,9 @@ import { REPO_ROLES } from '../ports/directory-store.js';
  */
 const Slug = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
 const Nullable = <T extends TSchema>(t: T) => Type.Optional(t);
+/** A string enum as OpenAPI writes it (`type: string, enum: [...]`), typed as the union of its values. */
+const StringEnum = <T extends string>(values: readonly T[], options: { $id?: string } = {}) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
 
 export const ErrorBody = Type.Object(
   {
@@ -50,9 +53,7 @@ export const CreateRepoBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 256 }),
   slug: Slug,
   description: Nullable(Type.String({ maxLength: 65536 })),
-  visibility: Nullable(
-    Type.Union([Type.Literal('public'), Type.Literal('internal'), Type.Literal('private')]),
-  ),
+  visibility: Nullable(StringEnum(['public', 'internal', 'private'] as const)),
   clone_url: Type.String({ minLength: 1, maxLength: 4096 }),
   default_branch: Nullable(Type.String({ minLength: 1, maxLength: 256 })),
   poll_interval_seconds: Nullable(Type.Integer({ minimum: 0, maximum: 86400 })),
@@ -62,7 +63,7 @@ export type CreateRepoBody = Static<typeof CreateRepoBody>;
 export const SubjectRoles = Type.Object({
   subject_roles: Type.Array(
     Type.Object({
-      role: Type.Union(REPO_ROLES.map((r) => Type.Literal(r))),
+      role: StringEnum(REPO_ROLES),
       subject: Type.Object({ type: Type.Optional(Type.Literal('user')), id: Type.String({ minLength: 1 }) }),
     }),
     { maxItems: 1000 },
@@ -109,7 +110,7 @@ export type RunWorkflowsBody = Static<typeof RunWorkflowsBody>;
 export type GitRevision = Static<typeof GitRevision>;
 
 export const RestartBody = Type.Object({
-  scope: Type.Optional(Type.Union([Type.Literal('all'), Type.Literal('failed')])),
+  scope: Type.Optional(StringEnum(['all', 'failed'] as const)),
 });
 
 export const PageQuery = Type.Object({
@@ -125,10 +126,7 @@ export const LogsQuery = Type.Object({
   timestamps: Type.Optional(Type.Boolean()),
 });
 
-const Status = Type.Union(
-  RUN_STATUSES.map((s) => Type.Literal(s)),
-  { $id: 'Run.Status' },
-);
+const Status = StringEnum(RUN_STATUSES, { $id: 'Run.Status' });
 const Dates = Type.Object(
   {
     created_at: Type.Optional(Type.String({ format: 'date-time' })),
@@ -151,7 +149,7 @@ const Artifact = Type.Object(
       obtained_at: Type.Optional(Type.String({ format: 'date-time' })),
       updated_at: Type.Optional(Type.String({ format: 'date-time' })),
     }),
-    status: Type.Union(['registered', 'success', 'failed', 'missing'].map((s) => Type.Literal(s))),
+    status: StringEnum(['registered', 'success', 'failed', 'missing'] as const),
     download_url: Type.Optional(Type.String()),
   },
   { $id: 'Artifact' },
@@ -196,10 +194,7 @@ const Workflow = Type.Object(
   },
   { $id: 'Workflow' },
 );
-const EventType = Type.Union(
-  ['push', 'pr_update', 'manual', 'restart'].map((s) => Type.Literal(s)),
-  { $id: 'EventType' },
-);
+const EventType = StringEnum(['push', 'pr_update', 'manual', 'restart'] as const, { $id: 'EventType' });
 const Run = Type.Object(
   {
     id: Type.String(),

@@ -27,10 +27,16 @@ export interface ApiAnswer<T> {
 
 /** A real server on a loopback port (port 0), with its own data dir and, optionally, PostgreSQL. */
 export async function startTestServer(
-  options: { databaseUrl?: string; env?: Record<string, string>; artifactUrlTtlMs?: number } = {},
+  options: {
+    databaseUrl?: string;
+    env?: Record<string, string>;
+    artifactUrlTtlMs?: number;
+    dataDir?: string;
+    offsetMs?: number;
+  } = {},
 ): Promise<TestServer> {
-  const dataDir = tempDir('conveyor-server-');
-  const clock = { offsetMs: 0, now: () => Date.now() + clock.offsetMs };
+  const dataDir = options.dataDir ?? tempDir('conveyor-server-');
+  const clock = { offsetMs: options.offsetMs ?? 0, now: () => Date.now() + clock.offsetMs };
   const server = await startServer({
     host: '127.0.0.1',
     port: 0,

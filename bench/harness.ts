@@ -58,7 +58,7 @@ process.on('exit', () => {
 export function benchRepo(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-bench-'));
   created.push(dir);
-  execFileSync('git', ['init', '-q', dir]);
+  execFileSync('git', ['init', '-q', '-b', 'main', dir]);
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), content);

@@ -8,3 +8,7 @@ console.log(
 );
 await benchOverhead(runs);
 await benchLogThroughput(Math.max(1, Math.ceil(runs / 2)));
+if (process.env.BENCH_ONLY !== 'run') {
+  const { benchServerAll } = await import('./server-bench.js');
+  await benchServerAll(runs);
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the system parts the tests use for real are present: podman (container cubes) and a
-# local busybox image (no registry is reachable on the build machines, so it is built here).
+# Makes sure the system parts the tests use for real are present: podman (container cubes), a local
+# busybox image (no registry is reachable on the build machines, so it is built here) and PostgreSQL.
 # Idempotent and quiet when everything is already in place.
 set -euo pipefail
 
@@ -38,5 +38,32 @@ build_image() {
   rm -rf "$root" "$root.tar"
 }
 
+# The PostgreSQL tests need a server at 127.0.0.1:5432 that user postgres reaches without a password
+# (these machines run one; a fresh Debian gets one here), unless CONVEYOR_TEST_PG_URL names another.
+ensure_postgres() {
+  [ -n "${CONVEYOR_TEST_PG_URL:-}" ] && return
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then return; fi
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "ensure-test-deps: PostgreSQL is missing; install it, or set CONVEYOR_TEST_PG_URL" >&2
+      exit 1
+    fi
+    echo "ensure-test-deps: installing postgresql (once)…" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  if [ "$(id -u)" = 0 ] && ! grep -q '^host all all 127.0.0.1/32 trust' "/etc/postgresql/$version/main/pg_hba.conf"; then
+    # Tests connect as postgres over TCP without a password, as on the build machines.
+    sed -i '1i host all all 127.0.0.1/32 trust' "/etc/postgresql/$version/main/pg_hba.conf"
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && return; sleep 0.2; done
+  echo "ensure-test-deps: PostgreSQL did not start; see /var/log/postgresql" >&2
+  exit 1
+}
+
 install_podman
 build_image
+ensure_postgres

@@ -4,10 +4,14 @@ import {
   type DirectoryStore,
   type Repo,
   type RepoRole,
+  type TokenRecord,
   type User,
 } from '../ports/directory-store.js';
 import { AppError, denied, notFound } from './errors.js';
 import { hashToken } from './secret-box.js';
+import { TtlCache } from './ttl-cache.js';
+
+const CACHE_MS = 5000;
 
 /** Who is asking: a user (authenticated by a token) or nobody. */
 export type Principal = { user: User } | { user?: undefined };
@@ -23,23 +27,60 @@ export const ANONYMOUS: Principal = {};
  * A repository the caller may not read is reported as not found, so its existence does not leak.
  */
 export class Access {
+  /**
+   * What every request reads, cached for CACHE_MS: tokens by hash, repositories by slug, roles.
+   * Changes made through this server clear the caches at once; another replica's changes (a
+   * revoked token, a removed role) take effect here within CACHE_MS.
+   */
+  private readonly tokens = new TtlCache<{ token: TokenRecord; user: User }>(CACHE_MS);
+  private readonly repos = new TtlCache<Repo>(CACHE_MS);
+  private readonly roles = new TtlCache<RepoRole | 'reader' | 'none'>(CACHE_MS);
+
   constructor(
     private readonly directory: DirectoryStore,
     private readonly clock: Clock,
   ) {}
+
+  /** Drops every cached token, repository and role (after revocations and role changes). */
+  forget(): void {
+    this.tokens.clear();
+    this.repos.clear();
+    this.roles.clear();
+  }
+
+  /** A repository by slugs, through the cache. */
+  async findRepo(orgSlug: string, slug: string): Promise<Repo | undefined> {
+    const key = `${orgSlug}/${slug}`;
+    const now = this.clock.now();
+    const cached = this.repos.get(key, now);
+    if (cached) return cached;
+    const repo = await this.directory.findRepo(orgSlug, slug);
+    if (repo) this.repos.set(key, repo, now);
+    return repo;
+  }
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
     if (authorization === undefined || authorization === '') return ANONYMOUS;
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match?.[1])
       throw new AppError('Unauthenticated', 'the Authorization header must be "Bearer <token>"');
-    const token = await this.directory.findTokenByHash(hashToken(match[1]));
+    const hash = hashToken(match[1]);
     const now = this.clock.now();
-    if (!token || token.revokedAt !== undefined || (token.expiresAt !== undefined && token.expiresAt <= now))
+    let found = this.tokens.get(hash, now);
+    if (!found) {
+      const token = await this.directory.findTokenByHash(hash);
+      const user = token && (await this.directory.findUserById(token.userId));
+      if (token && user) this.tokens.set(hash, (found = { token, user }), now);
+    }
+    const token = found?.token;
+    if (
+      !found ||
+      !token ||
+      token.revokedAt !== undefined ||
+      (token.expiresAt !== undefined && token.expiresAt <= now)
+    )
       throw new AppError('Unauthenticated', 'the token is unknown, revoked or expired; create a new one');
-    const user = await this.directory.findUserById(token.userId);
-    if (!user) throw new AppError('Unauthenticated', 'the token belongs to a deleted user');
-    return { user };
+    return { user: found.user };
   }
 
   requireUser(principal: Principal): User {
@@ -56,6 +97,16 @@ export class Access {
 
   /** The caller's effective role on a repository; 'reader' for public/internal visibility alone. */
   async roleOn(principal: Principal, repo: Repo): Promise<RepoRole | 'reader' | undefined> {
+    const key = `${repo.id}:${principal.user?.id ?? ''}`;
+    const now = this.clock.now();
+    const cached = this.roles.get(key, now);
+    if (cached) return cached === 'none' ? undefined : cached;
+    const role = await this.lookUpRole(principal, repo);
+    this.roles.set(key, role ?? 'none', now);
+    return role;
+  }
+
+  private async lookUpRole(principal: Principal, repo: Repo): Promise<RepoRole | 'reader' | undefined> {
     const user = principal.user;
     if (user?.admin) return 'admin';
     if (user) {

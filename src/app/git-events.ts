@@ -32,7 +32,8 @@ export async function handlePush(
   trigger: 'webhook' | 'poll',
 ): Promise<RunRecord | undefined> {
   if (ZERO.test(notice.after)) return undefined; // a deleted branch or tag runs nothing
-  await services.mirrors.sync(repo.id, repo.cloneUrl);
+  // A poll fetched just now; a webhook announces a push this mirror has not seen yet.
+  await services.mirrors.sync(repo.id, repo.cloneUrl, trigger === 'poll' ? 2000 : 0);
   const tag = /^refs\/tags\/(.+)$/.exec(notice.ref)?.[1];
   const branch = /^refs\/heads\/(.+)$/.exec(notice.ref)?.[1];
   if (tag === undefined && branch === undefined) return undefined;

@@ -11,13 +11,14 @@ export interface Revision {
  * The server's copies of registered repositories.
  *
  * Contract: `sync` fetches every branch and tag from the clone URL (serialized per repository;
- * concurrent calls share one fetch) and throws an Error with git's message when the remote cannot be
+ * concurrent calls share one fetch; with `maxAgeMs`, a fetch that started less than that long ago
+ * counts as fresh enough and nothing is fetched) and throws an Error with git's message when the remote cannot be
  * read. `resolve` throws when the revision does not exist. `readFile` returns undefined for a path
  * missing at that commit. `changedPaths` returns undefined when it cannot tell (unknown `from`).
  * `workspaces` gives task checkouts of one commit.
  */
 export interface RepoMirrors {
-  sync(repoId: string, cloneUrl: string): Promise<void>;
+  sync(repoId: string, cloneUrl: string, maxAgeMs?: number): Promise<void>;
   resolve(repoId: string, revision: Revision): Promise<CommitInfo>;
   readFile(repoId: string, sha: string, path: string): Promise<string | undefined>;
   changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined>;

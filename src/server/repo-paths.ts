@@ -41,7 +41,7 @@ export async function repoFor(
     repo = /^[0-9a-f-]{36}$/i.test(id) ? await directory.findRepoById(id.toLowerCase()) : undefined;
   } else {
     label = `${params.org_slug ?? ''}/${params.repo_slug ?? ''}`;
-    repo = await directory.findRepo(
+    repo = await ctx.access.findRepo(
       (params.org_slug ?? '').toLowerCase(),
       (params.repo_slug ?? '').toLowerCase(),
     );

@@ -5,6 +5,10 @@ import type { Repo } from '../ports/directory-store.js';
 import type { PresentOptions } from '../transport/run-json.js';
 import type { ServerContext } from './context.js';
 import { notFound } from '../app/errors.js';
+import { TtlCache } from '../app/ttl-cache.js';
+import { isTerminal } from '../core/run/status.js';
+
+const FINISHED_CACHE_MS = 30_000;
 
 /**
  * How runs are shown over the API: secret values masked everywhere (outputs, messages), and
@@ -13,10 +17,24 @@ import { notFound } from '../app/errors.js';
  */
 export class RunView {
   private readonly maskers = new Map<string, { masker: LogMasker; until: number }>();
+  /** Serialized finished runs: they never change, so GetRun answers them without the store. */
+  private readonly finished = new TtlCache<string>(FINISHED_CACHE_MS, 2000);
 
   constructor(private readonly ctx: ServerContext) {}
 
+  /** The cached body of a finished run, if any. */
+  cachedRun(repoId: string, slug: string): string | undefined {
+    return this.finished.get(`${repoId}/${slug}`, this.ctx.services.clock.now());
+  }
+
+  /** Remembers a run's body if the run has ended (the signed links in it stay valid past the cache time). */
+  rememberRun(repoId: string, run: RunRecord, body: string): void {
+    if (isTerminal(run.status))
+      this.finished.set(`${repoId}/${run.slug}`, body, this.ctx.services.clock.now());
+  }
+
   forget(scopeId: string): void {
+    this.finished.clear(); // masked with the old secrets
     if (this.maskers.delete(scopeId)) return;
     // An organization's secrets changed: its repositories' maskers are stale too.
     this.maskers.clear();
@@ -24,7 +42,10 @@ export class RunView {
 
   async options(repo: Repo, run: RunRecord): Promise<PresentOptions> {
     const masker = await this.masker(repo);
-    const expires = this.ctx.services.clock.now() + this.ctx.artifactUrlTtlMs;
+    // Rounded up to a minute, so a cached body's links stay valid for at least the TTL.
+    const expires =
+      Math.ceil((this.ctx.services.clock.now() + this.ctx.artifactUrlTtlMs + FINISHED_CACHE_MS) / 60_000) *
+      60_000;
     return {
       mask: (text) => masker.maskText(text),
       artifactUrl: (artifact, path) => {

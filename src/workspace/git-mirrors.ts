@@ -13,6 +13,7 @@ import { git } from './git.js';
  */
 export class GitMirrors implements RepoMirrors {
   private readonly syncing = new Map<string, Promise<void>>();
+  private readonly syncedAt = new Map<string, number>();
 
   constructor(
     private readonly dir: string,
@@ -23,10 +24,14 @@ export class GitMirrors implements RepoMirrors {
     return join(this.dir, `${repoId.replace(/[^A-Za-z0-9-]/g, '_')}.git`);
   }
 
-  sync(repoId: string, cloneUrl: string): Promise<void> {
+  sync(repoId: string, cloneUrl: string, maxAgeMs = 0): Promise<void> {
     const running = this.syncing.get(repoId);
     if (running) return running;
-    const job = this.fetch(repoId, cloneUrl).finally(() => this.syncing.delete(repoId));
+    if (maxAgeMs > 0 && Date.now() - (this.syncedAt.get(repoId) ?? 0) < maxAgeMs) return Promise.resolve();
+    const started = Date.now();
+    const job = this.fetch(repoId, cloneUrl)
+      .then(() => void this.syncedAt.set(repoId, started))
+      .finally(() => this.syncing.delete(repoId));
     this.syncing.set(repoId, job);
     return job;
   }

@@ -38,6 +38,7 @@ export function repoRoutes(ctx: ServerContext): FastifyPluginAsync {
           const repo = await repoFor(ctx, request.principal, request.params, 'admin');
           for (const { role, user } of await subjects(request.body))
             await directory.setRepoRole(repo.id, user, role);
+          ctx.access.forget();
           return rolesJson(repo.id);
         },
       );
@@ -49,6 +50,7 @@ export function repoRoutes(ctx: ServerContext): FastifyPluginAsync {
           for (const { user, role } of await subjects(request.body))
             if ((await directory.repoRole(repo.id, user)) === role)
               await directory.setRepoRole(repo.id, user, undefined);
+          ctx.access.forget();
           return rolesJson(repo.id);
         },
       );

@@ -16,6 +16,8 @@ type RunParams = RepoParams & { run_slug: string };
 type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
 
 const DEFAULT_PAGE_SIZE = 20;
+/** Manual runs reuse a fetch of the repository that started less than this long ago (docs/api.md). */
+const MANUAL_FETCH_MAX_AGE_MS = 2000;
 
 /** SourceCraft's CI/CD operations, plus cancel and restart. */
 export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
@@ -80,7 +82,7 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
           const repo = await repoFor(ctx, request.principal, request.params, 'developer');
           const user = ctx.access.requireUser(request.principal);
           const body = request.body;
-          await services.mirrors.sync(repo.id, repo.cloneUrl).catch((error: unknown) => {
+          await services.mirrors.sync(repo.id, repo.cloneUrl, MANUAL_FETCH_MAX_AGE_MS).catch((error: unknown) => {
             throw new AppError(
               'Unavailable',
               `cannot fetch the repository: ${error instanceof Error ? error.message : String(error)}`,
@@ -120,9 +122,14 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
       app.get<{ Params: RunParams }>(
         path,
         { schema: { tags: ['CICD'], operationId: opId('GetRun', path), response: { 200: ref('Run') } } },
-        async (request) => {
+        async (request, reply) => {
           const repo = await repoFor(ctx, request.principal, request.params, 'reader');
-          return present(repo, await loadRun(repo, request.params.run_slug));
+          const cached = ctx.view.cachedRun(repo.id, request.params.run_slug);
+          if (cached) return reply.type('application/json').send(cached);
+          const run = await loadRun(repo, request.params.run_slug);
+          const body = JSON.stringify(await present(repo, run));
+          ctx.view.rememberRun(repo.id, run, body);
+          return reply.type('application/json').send(body);
         },
       );
 
@@ -269,7 +276,7 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
         const repo = await repoFor(ctx, request.principal, request.params, 'developer');
         const user = ctx.access.requireUser(request.principal);
         const body = request.body ?? {};
-        await services.mirrors.sync(repo.id, repo.cloneUrl);
+        await services.mirrors.sync(repo.id, repo.cloneUrl, MANUAL_FETCH_MAX_AGE_MS);
         const head = await resolveRevision(repo, legacyRevision(body.revision), 'revision');
         const config = body.workflow_revision
           ? await resolveRevision(repo, legacyRevision(body.workflow_revision), 'workflow_revision')

@@ -90,6 +90,7 @@ export function userRoutes(ctx: ServerContext): FastifyPluginAsync {
         const user = await self(request.principal, request.params.user_slug);
         if (!(await directory.revokeToken(user.id, request.params.token_id, clock.now())))
           throw notFound(`token ${request.params.token_id} not found or already revoked`);
+        ctx.access.forget();
         return reply.code(204).send();
       },
     );

@@ -41,6 +41,9 @@ function config(marker: string, sleepMarker: string): string {
       filter: {branches: [main], paths: ["src/**"]}
     - workflows: [docs]
       filter: {branches: ["**"], paths: ["docs/**"]}
+  pull_request:
+    - workflows: [docs]
+      filter: {source_branches: ["**", "!wip/**"], target_branches: main}
 workflows:
   build:
     inputs:
@@ -159,11 +162,11 @@ export function apiSuite(name: string, databaseUrl: () => Promise<string | undef
       assert.match(listing, /app\.txt/);
       const tampered = await fetch(artifact.download_url.replace(/signature=./, 'signature=A'));
       assert.equal(tampered.status, 403);
-      t.clock.offsetMs += 16 * 60 * 1000;
+      t.clock.offsetMs += 20 * 60 * 1000;
       try {
         assert.equal((await fetch(artifact.download_url)).status, 403, 'an expired link is refused');
       } finally {
-        t.clock.offsetMs -= 16 * 60 * 1000;
+        t.clock.offsetMs -= 20 * 60 * 1000;
       }
     });
 
@@ -337,6 +340,55 @@ export function apiSuite(name: string, databaseUrl: () => Promise<string | undef
       const gitlab = await post('gitlab', { 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': webhookSecret });
       assert.equal(gitlab.status, 202);
       assert.equal(await count(), before + 2);
+    });
+
+    it('runs pull requests from a signed GitHub webhook as pr_update runs', async () => {
+      execFileSync('git', ['checkout', '-q', '-b', 'feature/x'], { cwd: repoDir });
+      const head = commit(repoDir, { 'docs/pr.md': 'pr' }, 'pr change');
+      execFileSync('git', ['checkout', '-q', 'main'], { cwd: repoDir });
+      const deliver = async (source: string) => {
+        const payload = JSON.stringify({
+          action: 'opened',
+          number: 12,
+          pull_request: { number: 12, head: { ref: source, sha: head }, base: { ref: 'main' } },
+        });
+        const signature = `sha256=${createHmac('sha256', webhookSecret).update(payload).digest('hex')}`;
+        const response = await fetch(`${t.url}${base}/cicd/webhooks/github`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-github-event': 'pull_request',
+            'x-hub-signature-256': signature,
+          },
+          body: payload,
+        });
+        assert.equal(response.status, 202);
+        return (await response.json()) as { run_slug: string | null };
+      };
+      const accepted = await deliver('feature/x');
+      assert.ok(accepted.run_slug);
+      const run = await finished(accepted.run_slug);
+      assert.equal(run.event_type, 'pr_update');
+      assert.deepEqual((run as unknown as { pull: { slug: string } }).pull, { id: '12', slug: '12' });
+      assert.deepEqual(
+        run.workflows.map((w) => w.slug),
+        ['docs'],
+      );
+      assert.equal((await deliver('wip/x')).run_slug, null, 'a filtered-out source branch runs nothing');
+    });
+
+    it('answers unknown organizations, repositories and runs with 404', async () => {
+      for (const path of [
+        '/repos/nope/app/cicd/runs',
+        '/repos/acme/nope/cicd/runs',
+        `${base}/cicd/runs/99999`,
+        `${base}/cicd/runs/abc`,
+        '/repos/id:not-a-uuid/cicd/runs',
+      ]) {
+        const answer = await t.api<{ error_code: string }>('GET', path);
+        assert.equal(answer.status, 404, path);
+        assert.equal(answer.body.error_code, 'NotFound');
+      }
     });
 
     it('cancels a running run and ends its processes; restarts only what failed, reusing outputs', async () => {

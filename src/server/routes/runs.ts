@@ -82,12 +82,14 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
           const repo = await repoFor(ctx, request.principal, request.params, 'developer');
           const user = ctx.access.requireUser(request.principal);
           const body = request.body;
-          await services.mirrors.sync(repo.id, repo.cloneUrl, MANUAL_FETCH_MAX_AGE_MS).catch((error: unknown) => {
-            throw new AppError(
-              'Unavailable',
-              `cannot fetch the repository: ${error instanceof Error ? error.message : String(error)}`,
-            );
-          });
+          await services.mirrors
+            .sync(repo.id, repo.cloneUrl, MANUAL_FETCH_MAX_AGE_MS)
+            .catch((error: unknown) => {
+              throw new AppError(
+                'Unavailable',
+                `cannot fetch the repository: ${error instanceof Error ? error.message : String(error)}`,
+              );
+            });
           const head = await resolveRevision(repo, body.head, 'head');
           const config = body.config_revision
             ? await resolveRevision(repo, body.config_revision, 'config_revision')

@@ -1,3 +1,4 @@
+import { CONFIG_PATHS } from './load-config.js';
 import type { RunRecord, UserRef } from '../core/run/model.js';
 import { selectWorkflows, type GitEvent } from '../core/triggers/select-workflows.js';
 import type { Repo } from '../ports/directory-store.js';
@@ -92,7 +93,9 @@ async function startForEvent(
   event: GitEvent,
   request: Omit<Parameters<typeof createRun>[2], 'configSha' | 'workflows'>,
 ): Promise<RunRecord | undefined> {
-  const base = await services.mirrors.resolve(repo.id, { branch: repo.defaultBranch }).catch(() => undefined);
+  const base = await services.mirrors
+    .resolve(repo.id, { branch: repo.defaultBranch }, CONFIG_PATHS)
+    .catch(() => undefined);
   const configSha = base?.sha ?? request.head.sha;
   const loaded = await loadRepoConfig(services.mirrors, repo, configSha);
   if (!loaded.config) {

@@ -1,3 +1,4 @@
+import { CONFIG_PATHS } from './load-config.js';
 import type { CiConfig } from '../core/config/model.js';
 import { dueSlot, scheduleKey } from './schedule-slots.js';
 import type { Repo } from '../ports/directory-store.js';
@@ -73,7 +74,9 @@ export class TriggerLoop {
 
   private async fireSchedules(repo: Repo, now: number): Promise<void> {
     const { mirrors, directory } = this.services;
-    const head = await mirrors.resolve(repo.id, { branch: repo.defaultBranch }).catch(() => undefined);
+    const head = await mirrors
+      .resolve(repo.id, { branch: repo.defaultBranch }, CONFIG_PATHS)
+      .catch(() => undefined);
     if (!head) return;
     const config = await this.configAt(repo, head.sha);
     for (const rule of config?.triggers.schedule ?? []) {

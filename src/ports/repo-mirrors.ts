@@ -19,7 +19,8 @@ export interface Revision {
  */
 export interface RepoMirrors {
   sync(repoId: string, cloneUrl: string, maxAgeMs?: number): Promise<void>;
-  resolve(repoId: string, revision: Revision): Promise<CommitInfo>;
+  /** With `prefetch`, also reads those files at the commit so a following `readFile` is free. */
+  resolve(repoId: string, revision: Revision, prefetch?: readonly string[]): Promise<CommitInfo>;
   readFile(repoId: string, sha: string, path: string): Promise<string | undefined>;
   changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined>;
   /** Branches (`refs/heads/x`) and tags (`refs/tags/x`) with their commit. */

@@ -4,6 +4,7 @@ import type { CheckoutDef } from '../core/config/model.js';
 import type { CommitInfo } from '../core/run/model.js';
 import type { RepoMirrors, Revision } from '../ports/repo-mirrors.js';
 import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
+import { catFileBatch, parseCommit } from './cat-file.js';
 import { git } from './git.js';
 
 /**
@@ -14,6 +15,8 @@ import { git } from './git.js';
 export class GitMirrors implements RepoMirrors {
   private readonly syncing = new Map<string, Promise<void>>();
   private readonly syncedAt = new Map<string, number>();
+  /** File contents by `repo@sha:path` (null: absent at that commit). */
+  private readonly files = new Map<string, string | null>();
 
   constructor(
     private readonly dir: string,
@@ -58,40 +61,37 @@ export class GitMirrors implements RepoMirrors {
     );
   }
 
-  async resolve(repoId: string, revision: Revision): Promise<CommitInfo> {
-    const name =
-      revision.commit ??
-      (revision.tag !== undefined ? `refs/tags/${revision.tag}` : `refs/heads/${revision.branch ?? ''}`);
+  /**
+   * The commit a revision names, in one `git cat-file` that also reads `prefetch` files at that
+   * commit into a cache (contents at a commit never change), so reading the config costs nothing.
+   */
+  async resolve(repoId: string, revision: Revision, prefetch: readonly string[] = []): Promise<CommitInfo> {
     const ref = revision.commit
       ? ''
       : revision.tag !== undefined
         ? `refs/tags/${revision.tag}`
         : `refs/heads/${revision.branch ?? ''}`;
-    let raw: string;
-    try {
-      raw = await git(
-        ['log', '-1', '--format=%H%x00%an <%ae>%x00%cI%x00%B', `${name}^{commit}`, '--'],
-        this.path(repoId),
-      );
-    } catch {
-      throw new Error(`revision ${describe(revision)} does not exist in the repository`);
-    }
-    const [sha = '', author = '', date = '', message = ''] = raw.split('\0');
-    return {
-      sha,
-      ref,
-      author,
-      message: message.replace(/\n+$/, ''),
-      timestamp: new Date(date).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    };
+    const name = `${revision.commit ?? ref}^{commit}`;
+    const [commit, ...files] = await catFileBatch(this.path(repoId), [
+      name,
+      ...prefetch.map((p) => `${name}:${p}`),
+    ]);
+    if (!commit) throw new Error(`revision ${describe(revision)} does not exist in the repository`);
+    prefetch.forEach((path, i) => this.remember(repoId, commit.oid, path, files[i]?.data));
+    return { sha: commit.oid, ref, ...parseCommit(commit.data) };
+  }
+
+  private remember(repoId: string, sha: string, path: string, content: Buffer | undefined): void {
+    if (this.files.size >= 1000) this.files.clear();
+    this.files.set(`${repoId}@${sha}:${path}`, content === undefined ? null : content.toString('utf8'));
   }
 
   async readFile(repoId: string, sha: string, path: string): Promise<string | undefined> {
-    try {
-      return await git(['show', `${sha}:${path}`], this.path(repoId));
-    } catch {
-      return undefined;
-    }
+    const cached = this.files.get(`${repoId}@${sha}:${path}`);
+    if (cached !== undefined) return cached ?? undefined;
+    const [content] = await catFileBatch(this.path(repoId), [`${sha}:${path}`]).catch(() => [undefined]);
+    if (/^[0-9a-f]{40}$/.test(sha)) this.remember(repoId, sha, path, content?.data);
+    return content?.data.toString('utf8');
   }
 
   async changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined> {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { dueSlot } from '../../src/app/schedule-slots.js';
 import { waitFor } from '../helpers/cli.js';
 import { tempDir, tempRepo } from '../helpers/repo.js';
-import { registerRepo, startTestServer } from '../helpers/server.js';
+import { registerRepo, startTestServer, type TestServer } from '../helpers/server.js';
 
 const HOUR = 3_600_000;
 
@@ -42,38 +42,56 @@ describe('schedules on a server', () => {
           '/repos/acme/app/cicd/runs?page_size=100',
         )
       ).body.runs;
-    // Just before the next hour: registering now means the current slot is history.
-    const nextHour = Math.ceil(Date.now() / HOUR) * HOUR;
-    const first = await startTestServer({ dataDir, offsetMs: nextHour - Date.now() - 2000 });
-    await registerRepo(first, repoDir);
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await runs(first)).length, 0, 'the slot that began before registration does not fire');
-    first.clock.offsetMs += 2500; // past the hour
-    const fired = await waitFor(async () => {
-      const list = await runs(first);
-      return list.length > 0 ? list : undefined;
-    }, 'the scheduled run');
-    assert.equal(fired[0]?.trigger, 'schedule');
-    await new Promise((r) => setTimeout(r, 500)); // several ticks of the loop
-    assert.equal((await runs(first)).length, 1, 'one slot, one run');
-    const logs = await waitFor(async () => {
-      const got = await first.api<{ logs: string; done: boolean }>(
-        'GET',
-        `/repos/acme/app/cicd/logs/${fired[0]?.slug}/nightly/t/c`,
+    // Half an hour before the next hour: registering then makes the current slot history.
+    const nextHour = Math.ceil(Date.now() / HOUR) * HOUR + HOUR;
+    const servers: TestServer[] = [];
+    try {
+      const first = await startTestServer({ dataDir, offsetMs: nextHour - HOUR / 2 - Date.now() });
+      servers.push(first);
+      await registerRepo(first, repoDir);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await runs(first)).length, 0, 'the slot that began before registration does not fire');
+      first.clock.offsetMs = nextHour + 1000 - Date.now(); // just past the hour
+      const fired = await waitFor(
+        async () => {
+          const list = await runs(first);
+          return list.length > 0 ? list : undefined;
+        },
+        'the scheduled run',
+        30_000,
       );
-      return got.body.done ? got.body.logs : undefined;
-    }, 'the run to end');
-    assert.match(logs, /^schedule$/m, 'SOURCECRAFT_EVENT says schedule');
-    const offset = first.clock.offsetMs;
-    await first.close();
+      assert.equal(fired[0]?.trigger, 'schedule');
+      await new Promise((r) => setTimeout(r, 500)); // several ticks of the loop
+      assert.equal((await runs(first)).length, 1, 'one slot, one run');
+      const logs = await waitFor(
+        async () => {
+          const got = await first.api<{ logs: string; done: boolean }>(
+            'GET',
+            `/repos/acme/app/cicd/logs/${fired[0]?.slug}/nightly/t/c`,
+          );
+          return got.body.done ? got.body.logs : undefined;
+        },
+        'the run to end',
+        30_000,
+      );
+      assert.match(logs, /^schedule$/m, 'SOURCECRAFT_EVENT says schedule');
+      const offset = first.clock.offsetMs;
+      await first.close();
 
-    const second = await startTestServer({ dataDir, offsetMs: offset });
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await runs(second)).length, 1, 'a restart does not fire the same slot again');
-    second.clock.offsetMs += HOUR;
-    await waitFor(async () => ((await runs(second)).length === 2 ? true : undefined), 'the next slot');
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal((await runs(second)).length, 2);
-    await second.close();
+      const second = await startTestServer({ dataDir, offsetMs: offset });
+      servers.push(second);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await runs(second)).length, 1, 'a restart does not fire the same slot again');
+      second.clock.offsetMs += HOUR;
+      await waitFor(
+        async () => ((await runs(second)).length === 2 ? true : undefined),
+        'the next slot',
+        30_000,
+      );
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await runs(second)).length, 2);
+    } finally {
+      for (const server of servers) await server.close();
+    }
   });
 });

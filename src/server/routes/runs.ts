@@ -1,3 +1,4 @@
+import { CONFIG_PATHS } from '../../app/load-config.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { plugin } from '../plugin.js';
 import { createRun } from '../../app/create-run.js';
@@ -315,7 +316,7 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
       });
     const rev = given.length === 0 ? { branch: repo.defaultBranch } : (revision as GitRevision);
     try {
-      return await services.mirrors.resolve(repo.id, rev);
+      return await services.mirrors.resolve(repo.id, rev, CONFIG_PATHS);
     } catch (error) {
       throw invalid(`${field}: ${error instanceof Error ? error.message : String(error)}`, {
         [field]: JSON.stringify(rev),

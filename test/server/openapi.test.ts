@@ -21,8 +21,9 @@ interface OpenApi {
   paths: Record<string, Record<string, { operationId?: string }>>;
 }
 
+// A copy of SourceCraft's published OpenAPI document (shared/reference), kept with the tests.
 const SWAGGER = fileURLToPath(
-  new URL('../../../../shared/reference/sourcecraft-api.swagger.json', import.meta.url),
+  new URL('../../../test/fixtures/sourcecraft-api.swagger.json', import.meta.url),
 );
 
 /** The name a $ref points at, in either document. */

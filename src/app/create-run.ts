@@ -33,6 +33,8 @@ export interface RunRequest {
   restartOf?: string;
   /** Changes the planned tree before it is stored (restarts carry over what succeeded). */
   adjust?: (run: RunRecord) => void;
+  /** A deployment job's run: its environment (for secrets), variables, and release files. */
+  deployment?: { environmentId: string; env: Record<string, string>; attachDir?: string };
 }
 
 export interface LoadedRepoConfig {
@@ -82,6 +84,8 @@ export async function createRun(
     ...(request.baseSha ? { baseSha: request.baseSha } : {}),
     ...(request.pullSlug ? { pullSlug: request.pullSlug } : {}),
     ...(request.restartOf ? { restartOf: request.restartOf } : {}),
+    ...(request.deployment ? { environmentId: request.deployment.environmentId } : {}),
+    ...(request.deployment?.attachDir ? { attachDir: request.deployment.attachDir } : {}),
   };
   const problems = [...loaded.errors];
   let planned: RunRecord | undefined;
@@ -104,6 +108,9 @@ export async function createRun(
     const available = new Set([
       ...(await services.directory.listSecrets('repo', repo.id)).map((s) => s.name),
       ...(await services.directory.listSecrets('org', repo.orgId)).map((s) => s.name),
+      ...(request.deployment
+        ? (await services.directory.listSecrets('env', request.deployment.environmentId)).map((s) => s.name)
+        : []),
     ]);
     for (const name of referencedSecrets(planned))
       if (!available.has(name))
@@ -115,7 +122,10 @@ export async function createRun(
     if (strict)
       throw invalid(problems.join('; '), Object.fromEntries(problems.map((p, i) => [`problem_${i + 1}`, p])));
     planned = failedRun(services, repo, request, context, problems);
-  } else if (planned) request.adjust?.(planned);
+  } else if (planned) {
+    if (request.deployment) planned.context.env = { ...planned.context.env, ...request.deployment.env };
+    request.adjust?.(planned);
+  }
   const stored = await services.runs.insertRun(planned as RunRecord);
   if (stored.status === 'prepared') services.onRunCreated();
   return stored;

@@ -1,7 +1,7 @@
 import type { RunRecord } from '../core/run/model.js';
 import { isTerminal } from '../core/run/status.js';
 import type { Clock } from '../ports/clock.js';
-import type { DirectoryStore, Repo } from '../ports/directory-store.js';
+import type { DirectoryStore, Repo, SecretScope } from '../ports/directory-store.js';
 import type { RunStore } from '../ports/run-store.js';
 import { endRunWithoutEngine } from './end-run.js';
 import { RunEngine, type EngineDeps } from './run-engine.js';
@@ -24,6 +24,8 @@ export interface DispatcherOptions {
   /** How often to look for runs created elsewhere (other replicas) and for abandoned runs. */
   pollMs: number;
   log: (message: string) => void;
+  /** Told when a run this dispatcher executed or ended has finished (deployments follow their CI runs). */
+  onRunEnded?: (run: RunRecord) => void;
 }
 
 /**
@@ -87,7 +89,7 @@ export class RunDispatcher {
       await endRunWithoutEngine(this.o.runs, run, 'the repository was deleted', this.o.clock.now());
       return;
     }
-    const secrets = await this.secretsOf(repo);
+    const secrets = await this.secretsOf(repo, run.context.environmentId);
     const { events } = this.o;
     const engine = new RunEngine(this.o.engineDeps(run, repo), run, secrets, {
       onStatus: (kind, path, status) =>
@@ -109,17 +111,23 @@ export class RunDispatcher {
       .finally(() => {
         this.engines.delete(run.id);
         this.poke();
+        this.o.onRunEnded?.(run);
       });
     this.engines.set(run.id, { engine, done });
   }
 
-  /** Org secrets, overridden by the repository's own of the same name; decrypted for the engine only. */
-  private async secretsOf(repo: Repo): Promise<Record<string, string>> {
+  /**
+   * Org secrets, overridden by the repository's own of the same name, overridden by a deployment
+   * environment's; decrypted for the engine only.
+   */
+  private async secretsOf(repo: Repo, environmentId?: string): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    for (const [scope, id] of [
+    const scopes: [SecretScope, string][] = [
       ['org', repo.orgId],
       ['repo', repo.id],
-    ] as const) {
+    ];
+    if (environmentId) scopes.push(['env', environmentId]);
+    for (const [scope, id] of scopes) {
       for (const [name, value] of Object.entries(await this.o.directory.secretValues(scope, id)))
         out[name] = this.o.box.decrypt(value);
     }
@@ -141,7 +149,7 @@ export class RunDispatcher {
     const now = this.o.clock.now();
     const claimed = await this.o.runs.claimRun(this.o.owner, run.id, now, now + this.o.leaseMs);
     if (!claimed) return false;
-    await endRunWithoutEngine(this.o.runs, claimed, reason, now);
+    this.o.onRunEnded?.(await endRunWithoutEngine(this.o.runs, claimed, reason, now));
     return true;
   }
 
@@ -153,8 +161,9 @@ export class RunDispatcher {
       if (this.engines.has(run.id)) continue;
       const reason =
         'Conveyor stopped while this run was processing (a crash or a restart of the server); cubes that were running were ended as canceled. Restart the run to try again.';
-      await endRunWithoutEngine(this.o.runs, run, reason, now).catch((error: unknown) =>
-        this.o.log(`could not end abandoned run ${run.id}: ${String(error)}`),
+      await endRunWithoutEngine(this.o.runs, run, reason, now).then(
+        (ended) => this.o.onRunEnded?.(ended),
+        (error: unknown) => this.o.log(`could not end abandoned run ${run.id}: ${String(error)}`),
       );
       this.o.log(`ended run ${run.id} left unfinished by a stopped server`);
     }

@@ -23,6 +23,8 @@ export class TriggerLoop {
     private readonly services: RunServices,
     private readonly tickMs: number,
     private readonly log: (message: string) => void,
+    /** More periodic work on the same tick (deployment runs). */
+    private readonly alsoEachTick: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   start(): void {
@@ -43,6 +45,7 @@ export class TriggerLoop {
   }
 
   private async runTick(): Promise<void> {
+    await this.alsoEachTick().catch((error: unknown) => this.log(`deployments: ${String(error)}`));
     const now = this.services.clock.now();
     for (const repo of await this.services.directory.listAllRepos()) {
       try {

@@ -47,7 +47,7 @@ export interface Repo {
   createdAt: number;
 }
 
-export type SecretScope = 'repo' | 'org';
+export type SecretScope = 'repo' | 'org' | 'env';
 
 /**
  * Contract:

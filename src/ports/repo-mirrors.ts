@@ -25,5 +25,11 @@ export interface RepoMirrors {
   changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined>;
   /** Branches (`refs/heads/x`) and tags (`refs/tags/x`) with their commit. */
   listRefs(repoId: string): Promise<Record<string, string>>;
-  workspaces(repoId: string, sha: string, runId: string): WorkspaceProvider;
+  /** Task checkouts of one commit; `attach` copies a directory into each workspace (as a relative path). */
+  workspaces(
+    repoId: string,
+    sha: string,
+    runId: string,
+    attach?: { from: string; as: string },
+  ): WorkspaceProvider;
 }

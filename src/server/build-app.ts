@@ -12,6 +12,7 @@ import { streamRoutes } from './routes/streams.js';
 import { userRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { artifactDownloadRoutes } from './routes/artifact-downloads.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -76,5 +77,6 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(streamRoutes(ctx));
   await app.register(webhookRoutes(ctx));
   await app.register(artifactDownloadRoutes(ctx));
+  await app.register(deploymentRoutes(ctx));
   return app;
 }

@@ -22,6 +22,8 @@ import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
 import type { ServerContext } from './context.js';
 import { RunView } from './run-view.js';
+import { composeDeployments } from './compose-deployments.js';
+import { RELEASE_DIR_IN_WORKSPACE } from '../app/deploy-engine.js';
 
 export interface ServerConfig {
   host: string;
@@ -141,7 +143,9 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     newId: randomUUID,
     onRunCreated: () => wake.dispatcher?.poke(),
   };
-  const dispatcher = new RunDispatcher({
+  const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
+  const dispatcher: RunDispatcher = new RunDispatcher({
+    onRunEnded: deploy.onRunEnded,
     runs,
     directory,
     box,
@@ -157,14 +161,19 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       logs,
       artifacts: new LocalArtifactStore(artifactsDir(repo.id)),
       ...executors,
-      workspaces: mirrors.workspaces(repo.id, run.context.commit?.sha ?? 'HEAD', run.id),
+      workspaces: mirrors.workspaces(
+        repo.id,
+        run.context.commit?.sha ?? 'HEAD',
+        run.id,
+        run.context.attachDir ? { from: run.context.attachDir, as: RELEASE_DIR_IN_WORKSPACE } : undefined,
+      ),
       clock,
       newId: randomUUID,
       parallelism: config.parallelism ?? Math.max(4, 2 * availableParallelism()),
     }),
   });
   wake.dispatcher = dispatcher;
-  const triggers = new TriggerLoop(services, config.triggerTickMs ?? 5000, config.log);
+  const triggers = new TriggerLoop(services, config.triggerTickMs ?? 5000, config.log, deploy.tick);
   const ctx = {
     services,
     access: new Access(directory, clock),
@@ -178,6 +187,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     baseUrl,
     artifactUrlTtlMs: config.artifactUrlTtlMs ?? 15 * 60 * 1000,
     log: config.log,
+    deploy: deploy.deploy,
   } as Omit<ServerContext, 'view'> as ServerContext;
   ctx.view = new RunView(ctx);
   return {

@@ -7,6 +7,8 @@ import type { TriggerLoop } from '../app/trigger-loop.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { LogStore } from '../ports/log-store.js';
 import type { RunView } from './run-view.js';
+import type { DeployEngine } from '../app/deploy-engine.js';
+import type { DeploymentStore } from '../ports/deployment-store.js';
 
 /** Everything the routes use, built once by compose.ts. */
 export interface ServerContext {
@@ -27,6 +29,11 @@ export interface ServerContext {
   artifactUrlTtlMs: number;
   log(message: string): void;
   view: RunView;
+  deploy: {
+    deployments: DeploymentStore;
+    engine: DeployEngine;
+    releaseDir(projectId: string, releaseId: string): string;
+  };
 }
 
 declare module 'fastify' {

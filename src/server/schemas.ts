@@ -243,3 +243,83 @@ export const SHARED_SCHEMAS = [
 ];
 
 export const ref = (id: string) => Type.Ref(id);
+
+const Duration = Type.String({ pattern: '^[0-9]+(ms|s|m|h|d)$' });
+const ApprovalModeSchema = StringEnum([
+  'none',
+  'none_create_request',
+  'require_any',
+  'require_one_per_team',
+] as const);
+const EnvironmentFields = {
+  name: Type.String({ minLength: 1, maxLength: 256 }),
+  key: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+  type: Type.Optional(Type.String({ maxLength: 64 })),
+  addToWorkflow: Type.Optional(Type.Boolean()),
+  workflowOrder: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  requiredReviewers: Type.Optional(Type.Boolean()),
+  reviewers: Type.Optional(Type.Array(Type.Object({ id: Type.String({ minLength: 1 }) }), { maxItems: 200 })),
+  approvalMode: Type.Optional(ApprovalModeSchema),
+  approvalGroups: Type.Optional(
+    Type.Array(
+      Type.Object({
+        id: Type.String({ minLength: 1 }),
+        name: Type.Optional(Type.String()),
+        members: Type.Optional(Type.Array(Type.Object({ id: Type.String({ minLength: 1 }) }))),
+      }),
+      { maxItems: 50 },
+    ),
+  ),
+  workflow: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Null()])),
+  approvalTimeout: Type.Optional(Type.Union([Duration, Type.Null()])),
+  deploymentId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+};
+export const CreateEnvironmentBody = Type.Object(EnvironmentFields);
+export type CreateEnvironmentBody = Static<typeof CreateEnvironmentBody>;
+export const UpdateEnvironmentBody = Type.Partial(Type.Object(EnvironmentFields));
+export type UpdateEnvironmentBody = Static<typeof UpdateEnvironmentBody>;
+
+export const CreateReleaseBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 256 }),
+  description: Type.Optional(Type.String({ maxLength: 65536 })),
+  commitId: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{4,64}$' })),
+  sourceRun: Type.Optional(
+    Type.Union([Type.String({ pattern: '^[0-9]{1,15}$' }), Type.Integer({ minimum: 1 })]),
+  ),
+  status: Type.Optional(StringEnum(['draft', 'published'] as const)),
+  versionType: Type.Optional(StringEnum(['major', 'minor', 'patch'] as const)),
+});
+export type CreateReleaseBody = Static<typeof CreateReleaseBody>;
+
+export const PublishReleaseBody = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  description: Type.Optional(Type.String({ maxLength: 65536 })),
+  versionType: Type.Optional(StringEnum(['major', 'minor', 'patch'] as const)),
+});
+export type PublishReleaseBody = Static<typeof PublishReleaseBody>;
+
+const Uuid = Type.String({ pattern: '^[0-9a-fA-F-]{36}$' });
+export const DeployBody = Type.Object({
+  releaseId: Uuid,
+  environmentId: Uuid,
+  comment: Type.Optional(Type.String({ maxLength: 4096 })),
+});
+export type DeployBody = Static<typeof DeployBody>;
+export const StartRunBody = Type.Object({
+  releaseId: Uuid,
+  name: Type.Optional(Type.String({ maxLength: 256 })),
+});
+export type StartRunBody = Static<typeof StartRunBody>;
+export const ReviewBody = Type.Object({
+  conclusion: StringEnum(['approved', 'rejected'] as const),
+  comment: Type.Optional(Type.String({ maxLength: 4096 })),
+});
+export type ReviewBody = Static<typeof ReviewBody>;
+export const CancelBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 4096 })) });
+export const DeployPageQuery = Type.Object({
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+  status: Type.Optional(StringEnum(['in_progress', 'completed', 'cancelled', 'waiting', 'failure'] as const)),
+  releaseId: Type.Optional(Uuid),
+});
+export type DeployPageQuery = Static<typeof DeployPageQuery>;

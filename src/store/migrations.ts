@@ -148,6 +148,76 @@ MIGRATIONS['0002_server'] = {
   },
 };
 
+/**
+ * Deployments keep their documents as JSON bodies beside the columns that are queried, compared or
+ * unique: the GoRules shapes are wide and change more often than what is filtered on.
+ */
+MIGRATIONS['0003_deployments'] = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('environments')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('project_id', 'text', (c) => c.notNull())
+      .addColumn('key', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('body_json', 'text', (c) => c.notNull())
+      .addUniqueConstraint('environments_project_key', ['project_id', 'key'])
+      .execute();
+    await db.schema
+      .createTable('releases')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('project_id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('version_number', 'integer')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('row_version', 'integer', (c) => c.notNull())
+      .addColumn('body_json', 'text', (c) => c.notNull())
+      .addUniqueConstraint('releases_project_version', ['project_id', 'version_number'])
+      .execute();
+    await db.schema
+      .createTable('deploy_runs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('project_id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('release_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('body_json', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('deploy_runs_project')
+      .on('deploy_runs')
+      .columns(['project_id', 'created_at'])
+      .execute();
+    await db.schema.createIndex('deploy_runs_status').on('deploy_runs').columns(['status']).execute();
+    await db.schema
+      .createTable('deploy_jobs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('run_id', 'text', (c) => c.notNull().references('deploy_runs.id').onDelete('cascade'))
+      .addColumn('environment_id', 'text', (c) => c.notNull())
+      .addColumn('position', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('ci_run_id', 'text')
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('body_json', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('deploy_jobs_run')
+      .on('deploy_jobs')
+      .columns(['run_id', 'position'])
+      .execute();
+    await db.schema.createIndex('deploy_jobs_ci_run').on('deploy_jobs').columns(['ci_run_id']).execute();
+    await db.schema
+      .createTable('audit_log')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('project_id', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('body_json', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_log_project').on('audit_log').columns(['project_id', 'at']).execute();
+  },
+};
+
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
 
 /** Brings the schema up to date; throws with the failing migration's error. */

@@ -148,4 +148,55 @@ export interface Database extends RunTables {
   secrets: SecretsTable;
   schedule_slots: ScheduleSlotsTable;
   poll_state: PollStateTable;
+  environments: EnvironmentsTable;
+  releases: ReleasesTable;
+  deploy_runs: DeployRunsTable;
+  deploy_jobs: DeployJobsTable;
+  audit_log: AuditLogTable;
+}
+
+export interface EnvironmentsTable {
+  id: string;
+  project_id: string;
+  key: string;
+  version: number;
+  body_json: string;
+}
+
+export interface ReleasesTable {
+  id: string;
+  project_id: string;
+  status: string;
+  version_number: number | null;
+  created_at: number;
+  row_version: number;
+  body_json: string;
+}
+
+export interface DeployRunsTable {
+  id: string;
+  project_id: string;
+  status: string;
+  release_id: string;
+  created_at: number;
+  version: number;
+  body_json: string;
+}
+
+export interface DeployJobsTable {
+  id: string;
+  run_id: string;
+  environment_id: string;
+  position: number;
+  status: string;
+  ci_run_id: string | null;
+  version: number;
+  body_json: string;
+}
+
+export interface AuditLogTable {
+  id: string;
+  project_id: string;
+  at: number;
+  body_json: string;
 }

@@ -1,4 +1,4 @@
-import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
+import { cp, mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckoutDef } from '../core/config/model.js';
 import type { CommitInfo } from '../core/run/model.js';
@@ -117,7 +117,12 @@ export class GitMirrors implements RepoMirrors {
     return refs;
   }
 
-  workspaces(repoId: string, sha: string, runId: string): WorkspaceProvider {
+  workspaces(
+    repoId: string,
+    sha: string,
+    runId: string,
+    attach?: { from: string; as: string },
+  ): WorkspaceProvider {
     const mirror = this.path(repoId);
     const base = join(this.workDir, runId);
     return {
@@ -126,15 +131,15 @@ export class GitMirrors implements RepoMirrors {
         const dirs: TaskDirs = { root, workspace: join(root, 'workspace'), data: join(root, 'task-data') };
         await rm(root, { recursive: true, force: true });
         await mkdir(dirs.data, { recursive: true });
-        if (!checkout.enabled) {
-          await mkdir(dirs.workspace, { recursive: true });
-          return dirs;
+        if (!checkout.enabled) await mkdir(dirs.workspace, { recursive: true });
+        else {
+          await git(
+            ['clone', '--quiet', '--shared', '--no-checkout', '--template=', mirror, dirs.workspace],
+            root,
+          );
+          await git(['checkout', '--quiet', '--detach', sha], dirs.workspace);
         }
-        await git(
-          ['clone', '--quiet', '--shared', '--no-checkout', '--template=', mirror, dirs.workspace],
-          root,
-        );
-        await git(['checkout', '--quiet', '--detach', sha], dirs.workspace);
+        if (attach) await cp(attach.from, join(dirs.workspace, attach.as), { recursive: true });
         return dirs;
       },
       async release(dirs: TaskDirs): Promise<void> {

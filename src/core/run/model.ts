@@ -114,7 +114,11 @@ export interface RunContext {
   repoUrl?: string;
   pullSlug?: string;
   /** What started the run beyond `eventType` (SourceCraft's enum has no schedule or poll). */
-  trigger?: 'api' | 'webhook' | 'poll' | 'schedule' | 'restart';
+  trigger?: 'api' | 'webhook' | 'poll' | 'schedule' | 'restart' | 'deployment';
+  /** Deployment runs: files copied into every task workspace (the release's artifacts). */
+  attachDir?: string;
+  /** Deployment runs: the environment whose secrets the run also gets. */
+  environmentId?: string;
   /** For restarts: the run this one restarts. */
   restartOf?: string;
 }

@@ -1,0 +1,307 @@
+import pc from 'picocolors';
+import { ApiClient, loadConfig } from '../client.js';
+import { UsageError } from '../output.js';
+
+export interface ProjectFlags {
+  repo?: string;
+  json?: boolean;
+}
+
+interface Env {
+  id: string;
+  key: string;
+  name: string;
+  workflowOrder: number;
+  addToWorkflow: boolean;
+  approvalMode: string;
+  workflow: string | null;
+  release: { semanticVersion: string | null } | null;
+}
+interface Release {
+  id: string;
+  name: string;
+  status: string;
+  semanticVersion: string | null;
+  commitId: string;
+  createdAt: string;
+}
+interface Job {
+  id: string;
+  status: string;
+  environment: { key: string } | null;
+  reviewedConclusion: string | null;
+  reviewedComment: string | null;
+  previousRelease: { version: string | null } | null;
+  event: string | null;
+  data: Record<string, unknown>;
+}
+interface Run {
+  id: string;
+  name: string;
+  status: string;
+  runVersion: string;
+  createdAt: string;
+  release: { name: string; version: string | null } | null;
+  jobs: Job[];
+  cancelledComment: string | null;
+}
+
+const print = (text: string) => process.stdout.write(text);
+const printJson = (value: unknown) => print(`${JSON.stringify(value, null, 2)}\n`);
+const color = (status: string) =>
+  ['completed'].includes(status)
+    ? pc.green(status)
+    : ['failure', 'rejected'].includes(status)
+      ? pc.red(status)
+      : ['waiting', 'cancelled'].includes(status)
+        ? pc.yellow(status)
+        : status === 'in_progress'
+          ? pc.cyan(status)
+          : pc.dim(status);
+
+/** The deployment API of the repository named by --repo / CONVEYOR_REPO (its uuid is the project id). */
+async function project(flags: ProjectFlags): Promise<{ api: ApiClient; base: string }> {
+  const api = new ApiClient(loadConfig());
+  const name = flags.repo ?? process.env.CONVEYOR_REPO;
+  const match = name ? /^([^/\s]+)\/([^/\s]+)$/.exec(name) : null;
+  if (!match)
+    throw new UsageError(
+      `repository '${name ?? ''}' is not ORG/REPO`,
+      'pass --repo ORG/REPO or set CONVEYOR_REPO',
+    );
+  const repo = await api.request<{ id: string }>(
+    'GET',
+    `/repos/${encodeURIComponent(match[1] ?? '')}/${encodeURIComponent(match[2] ?? '')}`,
+  );
+  return { api, base: `/api/projects/${repo.id}` };
+}
+
+async function envByKey(api: ApiClient, base: string, key: string): Promise<Env> {
+  const envs = await api.request<Env[]>('GET', `${base}/environments`);
+  const env = envs.find((e) => e.key === key || e.id === key);
+  if (!env)
+    throw new UsageError(
+      `no environment '${key}'`,
+      `known: ${envs.map((e) => e.key).join(', ') || 'none (conveyor envs create)'}`,
+    );
+  return env;
+}
+
+export async function envsList(flags: ProjectFlags): Promise<number> {
+  const { api, base } = await project(flags);
+  const envs = await api.request<Env[]>('GET', `${base}/environments`);
+  if (flags.json) printJson(envs);
+  else if (envs.length === 0) print('no environments yet: conveyor envs create KEY\n');
+  else
+    for (const e of envs)
+      print(
+        `${String(e.workflowOrder).padStart(3)} ${e.key.padEnd(16)} ${e.addToWorkflow ? 'in workflow' : 'manual only'}  approval ${e.approvalMode.padEnd(20)} ${e.workflow ? `workflow ${e.workflow}` : 'record only'}  live ${e.release?.semanticVersion ?? '-'}\n`,
+      );
+  return 0;
+}
+
+export interface EnvFlags extends ProjectFlags {
+  name?: string;
+  order?: string;
+  workflow?: string;
+  approval?: string;
+  reviewer: string[];
+  inWorkflow?: boolean;
+  timeout?: string;
+}
+
+function envBody(flags: EnvFlags, users: Map<string, string>): Record<string, unknown> {
+  return {
+    ...(flags.name ? { name: flags.name } : {}),
+    ...(flags.order !== undefined ? { workflowOrder: Number(flags.order) } : {}),
+    ...(flags.workflow !== undefined ? { workflow: flags.workflow === '' ? null : flags.workflow } : {}),
+    ...(flags.approval ? { approvalMode: flags.approval } : {}),
+    ...(flags.reviewer.length ? { reviewers: flags.reviewer.map((r) => ({ id: users.get(r) ?? r })) } : {}),
+    ...(flags.inWorkflow !== undefined ? { addToWorkflow: flags.inWorkflow } : {}),
+    ...(flags.timeout ? { approvalTimeout: flags.timeout } : {}),
+  };
+}
+
+/** Reviewers may be given by user slug; the API takes ids. */
+async function reviewerIds(api: ApiClient, slugs: string[]): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  for (const slug of slugs) {
+    if (/^[0-9a-f-]{36}$/.test(slug)) continue;
+    ids.set(slug, (await api.request<{ id: string }>('GET', `/users/${encodeURIComponent(slug)}`)).id);
+  }
+  return ids;
+}
+
+export async function envsCreate(key: string, flags: EnvFlags): Promise<number> {
+  const { api, base } = await project(flags);
+  const env = await api.request<Env>('POST', `${base}/environments`, {
+    name: key,
+    key,
+    addToWorkflow: true,
+    ...envBody(flags, await reviewerIds(api, flags.reviewer)),
+  });
+  if (flags.json) printJson(env);
+  else print(`created environment ${env.key} (${env.id})\n`);
+  return 0;
+}
+
+export async function envsUpdate(key: string, flags: EnvFlags): Promise<number> {
+  const { api, base } = await project(flags);
+  const current = await envByKey(api, base, key);
+  const env = await api.request<Env>(
+    'PUT',
+    `${base}/environments/${current.id}`,
+    envBody(flags, await reviewerIds(api, flags.reviewer)),
+  );
+  if (flags.json) printJson(env);
+  else print(`updated environment ${env.key}\n`);
+  return 0;
+}
+
+export async function releasesCreate(
+  name: string,
+  flags: ProjectFlags & { fromRun?: string; commit?: string; publish?: string; description?: string },
+): Promise<number> {
+  const { api, base } = await project(flags);
+  const release = await api.request<Release>('POST', `${base}/releases`, {
+    name,
+    ...(flags.fromRun ? { sourceRun: flags.fromRun } : {}),
+    ...(flags.commit ? { commitId: flags.commit } : {}),
+    ...(flags.description ? { description: flags.description } : {}),
+    ...(flags.publish ? { status: 'published', versionType: flags.publish } : {}),
+  });
+  if (flags.json) printJson(release);
+  else
+    print(
+      `created release ${release.name} (${release.id}) ${release.status}${release.semanticVersion ? ` ${release.semanticVersion}` : ''}\n`,
+    );
+  return 0;
+}
+
+export async function releasesPublish(id: string, flags: ProjectFlags & { bump?: string }): Promise<number> {
+  const { api, base } = await project(flags);
+  const release = await api.request<Release>('POST', `${base}/releases/${encodeURIComponent(id)}/publish`, {
+    versionType: flags.bump ?? 'patch',
+  });
+  if (flags.json) printJson(release);
+  else print(`published ${release.name} as ${release.semanticVersion ?? ''}\n`);
+  return 0;
+}
+
+export async function releasesList(flags: ProjectFlags): Promise<number> {
+  const { api, base } = await project(flags);
+  const page = await api.request<{ results: Release[] }>('GET', `${base}/releases?pageSize=50`);
+  if (flags.json) printJson(page);
+  else
+    for (const r of page.results)
+      print(
+        `${(r.semanticVersion ?? 'draft').padEnd(10)} ${r.name.padEnd(24)} ${r.commitId.slice(0, 8)} ${r.id}\n`,
+      );
+  return 0;
+}
+
+/** `conveyor deploy RELEASE [--env KEY]`: one environment, or the whole workflow. */
+export async function deployCommand(
+  release: string,
+  flags: ProjectFlags & { env?: string; comment?: string },
+): Promise<number> {
+  const { api, base } = await project(flags);
+  const releaseId = await releaseIdOf(api, base, release);
+  const run = flags.env
+    ? await api.request<Run>('POST', `${base}/releases/deploy`, {
+        releaseId,
+        environmentId: (await envByKey(api, base, flags.env)).id,
+        ...(flags.comment ? { comment: flags.comment } : {}),
+      })
+    : await api.request<Run>('POST', `${base}/runs`, { releaseId });
+  if (flags.json) printJson(run);
+  else print(runText(run));
+  return 0;
+}
+
+/** A release by id, semantic version or name. */
+async function releaseIdOf(api: ApiClient, base: string, text: string): Promise<string> {
+  if (/^[0-9a-f-]{36}$/.test(text)) return text;
+  const page = await api.request<{ results: Release[] }>('GET', `${base}/releases?pageSize=200`);
+  const found = page.results.find((r) => r.semanticVersion === text || r.name === text);
+  if (!found)
+    throw new UsageError(`no release '${text}'`, 'give its id, version or name (conveyor releases list)');
+  return found.id;
+}
+
+function runText(run: Run): string {
+  const lines = [
+    `Run ${run.id} ${color(run.status)} (${run.runVersion}) ${run.release ? `${run.release.name} ${run.release.version ?? ''}` : ''}`,
+  ];
+  for (const job of run.jobs) {
+    const review = job.reviewedConclusion
+      ? ` ${job.reviewedConclusion}${job.reviewedComment ? `: ${job.reviewedComment}` : ''}`
+      : '';
+    const rollback = job.data.rollback ? pc.yellow(' rollback') : '';
+    lines.push(
+      `  ${(job.environment?.key ?? '?').padEnd(16)} ${color(job.status).padEnd(22)} previous ${job.previousRelease?.version ?? '-'}${review}${rollback}  ${pc.dim(job.id)}`,
+    );
+  }
+  if (run.cancelledComment) lines.push(`  cancelled: ${run.cancelledComment}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function deploymentsList(flags: ProjectFlags & { status?: string }): Promise<number> {
+  const { api, base } = await project(flags);
+  const page = await api.request<{ results: Run[] }>(
+    'GET',
+    `${base}/runs?pageSize=50${flags.status ? `&status=${flags.status}` : ''}`,
+  );
+  if (flags.json) printJson(page);
+  else if (page.results.length === 0) print('no deployment runs yet\n');
+  else
+    for (const run of page.results)
+      print(
+        `${run.id}  ${color(run.status).padEnd(22)} ${run.runVersion.padEnd(8)} ${run.name}  ${run.jobs.map((j) => `${j.environment?.key ?? '?'}:${j.status}`).join(' ')}\n`,
+      );
+  return 0;
+}
+
+export async function deploymentsGet(runId: string, flags: ProjectFlags): Promise<number> {
+  const { api, base } = await project(flags);
+  const run = await api.request<Run>('GET', `${base}/runs/${encodeURIComponent(runId)}`);
+  if (flags.json) printJson(run);
+  else print(runText(run));
+  return 0;
+}
+
+/** Approves or rejects the job that waits for review (of `--env`, when several wait). */
+export async function deploymentsReview(
+  runId: string,
+  conclusion: 'approved' | 'rejected',
+  flags: ProjectFlags & { comment?: string; env?: string },
+): Promise<number> {
+  const { api, base } = await project(flags);
+  const run = await api.request<Run>('GET', `${base}/runs/${encodeURIComponent(runId)}`);
+  const job = run.jobs.find(
+    (j) => j.status === 'waiting' && (!flags.env || j.environment?.key === flags.env),
+  );
+  if (!job)
+    throw new UsageError(`run ${runId} has no job waiting for review${flags.env ? ` in ${flags.env}` : ''}`);
+  const after = await api.request<Run>(
+    'POST',
+    `${base}/runs/${encodeURIComponent(runId)}/jobs/${job.id}/review`,
+    { conclusion, ...(flags.comment ? { comment: flags.comment } : {}) },
+  );
+  if (flags.json) printJson(after);
+  else print(runText(after));
+  return 0;
+}
+
+export async function deploymentsCancel(
+  runId: string,
+  flags: ProjectFlags & { comment?: string },
+): Promise<number> {
+  const { api, base } = await project(flags);
+  const run = await api.request<Run>('POST', `${base}/runs/${encodeURIComponent(runId)}/cancel`, {
+    comment: flags.comment ?? '',
+  });
+  if (flags.json) printJson(run);
+  else print(runText(run));
+  return 0;
+}

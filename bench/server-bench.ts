@@ -382,9 +382,9 @@ async function idleRss(): Promise<(string | number)[][]> {
   }
 }
 
-/** Every server benchmark; BENCH_SERVER_PARTS=latency,load,list,rss picks some. */
+/** Every server benchmark; BENCH_SERVER_PARTS=latency,load,list,rss,deploy picks some. */
 export async function benchServerAll(runs: number): Promise<void> {
-  const parts = (process.env.BENCH_SERVER_PARTS ?? 'latency,load,list,rss').split(',');
+  const parts = (process.env.BENCH_SERVER_PARTS ?? 'latency,load,list,rss,deploy').split(',');
   if (parts.includes('latency'))
     printTable(
       `Server latency over ${runs * 40} runs (ms)`,
@@ -404,4 +404,57 @@ export async function benchServerAll(runs: number): Promise<void> {
       await listRuns(Number(process.env.BENCH_LIST_RUNS ?? 100_000), 50 * runs),
     );
   if (parts.includes('rss')) printTable('Idle server', ['what', 'value', 'target'], await idleRss());
+  if (parts.includes('deploy'))
+    printTable(
+      'Deployment run, request to completed (ms)',
+      ['what', 'p50', 'p99', 'target p99'],
+      await deployLatency(runs * 20),
+    );
+}
+
+/** A v2 deployment run over 3 record-only environments without approvals, from request to `completed`. */
+export async function deployLatency(runs: number): Promise<(string | number)[][]> {
+  const server = await serverProcess();
+  try {
+    await register(
+      server.api,
+      "workflows:\n  w:\n    tasks: [{name: t, cubes: [{name: c, script: ['true']}]}]\n",
+    );
+    const repo = await server.api<{ id: string }>('GET', '/repos/b/r');
+    const base = `/api/projects/${repo.id}`;
+    for (const [i, key] of ['dev', 'staging', 'prod'].entries())
+      await server.api('POST', `${base}/environments`, {
+        name: key,
+        key,
+        addToWorkflow: true,
+        workflowOrder: i,
+      });
+    const release = await server.api<{ id: string }>('POST', `${base}/releases`, {
+      name: 'r',
+      status: 'published',
+    });
+    const took: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      let run = await server.api<{ id: string; status: string }>('POST', `${base}/runs`, {
+        releaseId: release.id,
+      });
+      while (run.status !== 'completed') {
+        if (run.status === 'failure' || run.status === 'cancelled')
+          throw new Error(`deployment run ended ${run.status}`);
+        run = await server.api<{ id: string; status: string }>('GET', `${base}/runs/${run.id}`);
+      }
+      took.push(performance.now() - t0);
+    }
+    return [
+      [
+        `v2 run, 3 record-only environments (${runs} runs)`,
+        fmt(percentile(took, 50)),
+        fmt(percentile(took, 99)),
+        '< 100',
+      ],
+    ];
+  } finally {
+    await server.close();
+  }
 }

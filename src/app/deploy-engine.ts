@@ -135,7 +135,7 @@ export class DeployEngine {
         user: { id: run.createdById, slug: run.createdById },
         deployment: {
           environmentId: env.id,
-          attachDir: this.d.releaseDir(repo.id, release.id),
+          ...(release.artifacts.length > 0 ? { attachDir: this.d.releaseDir(repo.id, release.id) } : {}),
           env: {
             RELEASE_ID: release.id,
             RELEASE_NAME: release.name,

@@ -154,6 +154,23 @@ export function deploySuite(name: string, databaseUrl: () => Promise<string | un
           .status,
         204,
       );
+      const secrets = await api<{ secrets: { name: string }[] }>('GET', `/environments/${envs.prod}/secrets`);
+      assert.deepEqual(
+        secrets.body.secrets.map((s) => s.name),
+        ['DEPLOY_KEY'],
+      );
+      assert.doesNotMatch(
+        JSON.stringify(secrets.body),
+        /prod-only-key/,
+        'environment secrets are write-only',
+      );
+      assert.equal((await api('PUT', `/environments/${envs.prod}/secrets/TEMP`, { value: 'x' })).status, 204);
+      assert.equal((await api('DELETE', `/environments/${envs.prod}/secrets/TEMP`)).status, 204);
+      assert.equal(
+        (await api('PUT', `/environments/${envs.prod}/secrets/X`, { value: 'x' }, 'bob')).status,
+        403,
+        'developers may not set them',
+      );
       assert.equal(
         (await api('POST', '/environments', { name: 'Dup', key: 'dev' })).status,
         409,

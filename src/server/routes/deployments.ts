@@ -11,6 +11,7 @@ import { digest } from '../../artifacts/local-artifact-store.js';
 import type { ServerContext } from '../context.js';
 import { deployRunJson, environmentJson, paginated, releaseJson } from '../deploy-json.js';
 import { plugin } from '../plugin.js';
+import { secretRoutes } from './secret-routes.js';
 import {
   CancelBody,
   CreateEnvironmentBody,
@@ -21,8 +22,6 @@ import {
   ReviewBody,
   StartRunBody,
   UpdateEnvironmentBody,
-  SecretBody,
-  SecretName,
 } from '../schemas.js';
 
 type P = { projectId: string };
@@ -210,31 +209,19 @@ export function deploymentRoutes(ctx: ServerContext) {
       },
     );
 
-    app.put<{ Params: P & { environmentId: string; name: string }; Body: SecretBody }>(
-      `${base}/environments/:environmentId/secrets/:name`,
-      {
-        schema: {
-          body: SecretBody,
-          params: { type: 'object', properties: { name: SecretName }, additionalProperties: true },
-          tags: ['Environment'],
-        },
-      },
-      async (request, reply) => {
+    secretRoutes(
+      app,
+      ctx,
+      'env',
+      [`${base}/environments/:environmentId/secrets`],
+      async (request) => {
         const repo = await project(request, 'maintainer');
-        const env = await getEnv(repo, request.params.environmentId);
-        await directory.putSecret(
-          'env',
-          env.id,
-          request.params.name,
-          ctx.box.encrypt(request.body.value),
-          clock.now(),
-        );
-        ctx.view.forget(env.id);
-        await audit(repo, 'environment_secret_set', user(request), {
-          environmentId: env.id,
-          name: request.params.name,
-        });
-        return reply.code(204).send();
+        return (await getEnv(repo, (request.params as { environmentId: string }).environmentId)).id;
+      },
+      async (request, action, name) => {
+        const repo = await project(request, 'maintainer');
+        const envId = (request.params as { environmentId: string }).environmentId;
+        await audit(repo, `environment_secret_${action}`, user(request), { environmentId: envId, name });
       },
     );
 

@@ -16,6 +16,9 @@ export function secretRoutes(
   scope: SecretScope,
   bases: string[],
   scopeId: Resolve,
+  /** Told after a secret was set or deleted (the deployment audit log). */
+  changed: (request: FastifyRequest, action: 'set' | 'deleted', name: string) => Promise<void> = () =>
+    Promise.resolve(),
 ): void {
   const { directory, clock } = ctx.services;
   const params = { type: 'object', properties: { name: SecretName }, additionalProperties: true } as const;
@@ -40,6 +43,7 @@ export function secretRoutes(
           clock.now(),
         );
         ctx.view.forget(id);
+        await changed(request, 'set', request.params.name);
         return reply.code(204).send();
       },
     );
@@ -51,6 +55,7 @@ export function secretRoutes(
         if (!(await directory.deleteSecret(scope, id, request.params.name)))
           throw notFound(`secret '${request.params.name}' not found`);
         ctx.view.forget(id);
+        await changed(request, 'set', request.params.name);
         return reply.code(204).send();
       },
     );

@@ -48,6 +48,19 @@ function autocannonProcess(url: string, seconds: number, token?: string): Promis
   });
 }
 
+/** JSON requests to a benchmarked server as the administrator; a non-2xx answer throws. */
+function client(url: string) {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as T;
+  };
+}
+
 /** A server composed in this process, so the benchmark can add its constant-body baseline route. */
 async function benchServer(extraRoutes?: (app: Awaited<ReturnType<typeof buildApp>>) => void) {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-bench-server-'));
@@ -67,15 +80,7 @@ async function benchServer(extraRoutes?: (app: Awaited<ReturnType<typeof buildAp
   extraRoutes?.(app);
   url = await app.listen({ host: '127.0.0.1', port: 0 });
   await composed.start();
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as T;
-  };
+  const api = client(url);
   const close = async () => {
     await app.close();
     await composed.stop(1000);
@@ -344,15 +349,7 @@ async function serverProcess() {
       if (found) resolve(found);
     });
   });
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as T;
-  };
+  const api = client(url);
   const close = async () => {
     child.kill('SIGTERM');
     await new Promise((r) => child.on('exit', r));

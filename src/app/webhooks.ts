@@ -24,17 +24,19 @@ const str = (v: unknown): string | undefined =>
   typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 const obj = (v: unknown): Json => (v !== null && typeof v === 'object' ? (v as Json) : {});
 
+/** GitHub and GitLab push payloads share `ref`, `before` and `after`. */
+function pushEvent(payload: Json): WebhookEvent {
+  const ref = str(payload.ref);
+  const before = str(payload.before);
+  const after = str(payload.after);
+  if (!ref || !before || !after) return { kind: 'ignored', reason: 'push payload without ref/before/after' };
+  return { kind: 'push', notice: { ref, before, after } };
+}
+
 /** A GitHub delivery (`X-GitHub-Event`) as a git event; anything else is ignored with a reason. */
 export function parseGithub(event: string | undefined, payload: Json): WebhookEvent {
   if (event === 'ping') return { kind: 'ignored', reason: 'ping' };
-  if (event === 'push') {
-    const ref = str(payload.ref);
-    const before = str(payload.before);
-    const after = str(payload.after);
-    if (!ref || !before || !after)
-      return { kind: 'ignored', reason: 'push payload without ref/before/after' };
-    return { kind: 'push', notice: { ref, before, after } };
-  }
+  if (event === 'push') return pushEvent(payload);
   if (event === 'pull_request') {
     const action = str(payload.action);
     if (!['opened', 'synchronize', 'reopened'].includes(action ?? ''))
@@ -57,14 +59,7 @@ export function parseGithub(event: string | undefined, payload: Json): WebhookEv
 
 /** A GitLab delivery (`X-Gitlab-Event`): Push Hook, Tag Push Hook, Merge Request Hook. */
 export function parseGitlab(event: string | undefined, payload: Json): WebhookEvent {
-  if (event === 'Push Hook' || event === 'Tag Push Hook') {
-    const ref = str(payload.ref);
-    const before = str(payload.before);
-    const after = str(payload.after);
-    if (!ref || !before || !after)
-      return { kind: 'ignored', reason: 'push payload without ref/before/after' };
-    return { kind: 'push', notice: { ref, before, after } };
-  }
+  if (event === 'Push Hook' || event === 'Tag Push Hook') return pushEvent(payload);
   if (event === 'Merge Request Hook') {
     const attrs = obj(payload.object_attributes);
     const action = str(attrs.action);

@@ -1,6 +1,7 @@
 import { CONFIG_PATHS } from '../../app/load-config.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { plugin } from '../plugin.js';
+import type { Principal } from '../../app/access.js';
 import { createRun } from '../../app/create-run.js';
 import { AppError, invalid, notFound } from '../../app/errors.js';
 import { logPage } from '../../app/log-pages.js';
@@ -28,6 +29,12 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
     const run = await services.runs.findRun(repo.id, slug);
     if (!run) throw notFound(`run ${slug} not found in ${repo.orgSlug}/${repo.slug}`);
     return run;
+  };
+  /** The repository, run and cube a logs or artifacts path names, if the caller may read them. */
+  const cubeOf = async (principal: Principal, p: CubeParams) => {
+    const repo = await repoFor(ctx, principal, p, 'reader');
+    const run = await loadRun(repo, p.run_slug);
+    return { repo, run, cube: getCube(run, p.workflow_slug, p.task_slug, p.cube_slug).cube };
   };
   const present = async (repo: Repo, run: RunRecord) => runJson(run, await ctx.view.options(repo, run));
 
@@ -210,14 +217,7 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
           },
         },
         async (request) => {
-          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
-          const run = await loadRun(repo, request.params.run_slug);
-          const { cube } = getCube(
-            run,
-            request.params.workflow_slug,
-            request.params.task_slug,
-            request.params.cube_slug,
-          );
+          const { run, cube } = await cubeOf(request.principal, request.params);
           const page = Number(request.query.page ?? 1);
           const done = cube.status !== 'created' && cube.status !== 'processing';
           const result = logPage(await ctx.logs.read(run.id, cube.id), page, done);
@@ -243,14 +243,7 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
           },
         },
         async (request) => {
-          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
-          const run = await loadRun(repo, request.params.run_slug);
-          const { cube } = getCube(
-            run,
-            request.params.workflow_slug,
-            request.params.task_slug,
-            request.params.cube_slug,
-          );
+          const { repo, run, cube } = await cubeOf(request.principal, request.params);
           const options = await ctx.view.options(repo, run);
           const where = {
             workflow: request.params.workflow_slug,

@@ -13,6 +13,8 @@ import { userRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { artifactDownloadRoutes } from './routes/artifact-downloads.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { environmentRoutes } from './routes/environments.js';
+import { releaseRoutes } from './routes/releases.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -77,6 +79,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(streamRoutes(ctx));
   await app.register(webhookRoutes(ctx));
   await app.register(artifactDownloadRoutes(ctx));
+  await app.register(environmentRoutes(ctx));
+  await app.register(releaseRoutes(ctx));
   await app.register(deploymentRoutes(ctx));
   return app;
 }

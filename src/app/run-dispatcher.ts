@@ -24,6 +24,8 @@ export interface DispatcherOptions {
   /** How often to look for runs created elsewhere (other replicas) and for abandoned runs. */
   pollMs: number;
   log: (message: string) => void;
+  /** Gets a claimed run's prerequisites in place (its commit in this replica's mirror); throws with why not. */
+  prepare?: (run: RunRecord, repo: Repo) => Promise<void>;
   /** Told when a run this dispatcher executed or ended has finished (deployments follow their CI runs). */
   onRunEnded?: (run: RunRecord) => void;
 }
@@ -48,6 +50,9 @@ export class RunDispatcher {
     this.timer = setInterval(() => {
       this.poke();
       void this.recover(false).catch((error: unknown) => this.o.log(`recovery failed: ${String(error)}`));
+      void this.followCancelRequests().catch((error: unknown) =>
+        this.o.log(`cancel requests: ${String(error)}`),
+      );
     }, this.o.pollMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(50, this.o.leaseMs / 3));
     this.poke();
@@ -87,6 +92,13 @@ export class RunDispatcher {
     const repo = await this.o.directory.findRepoById(run.repoId);
     if (!repo) {
       await endRunWithoutEngine(this.o.runs, run, 'the repository was deleted', this.o.clock.now());
+      return;
+    }
+    try {
+      await this.o.prepare?.(run, repo);
+    } catch (error) {
+      const reason = `the run could not start: ${error instanceof Error ? error.message : String(error)}`;
+      this.o.onRunEnded?.(await endRunWithoutEngine(this.o.runs, run, reason, this.o.clock.now()));
       return;
     }
     const secrets = await this.secretsOf(repo, run.context.environmentId);
@@ -134,23 +146,34 @@ export class RunDispatcher {
     return out;
   }
 
+  /** Cancels the runs executing here that another replica was asked to cancel. */
+  private async followCancelRequests(): Promise<void> {
+    if (this.engines.size === 0) return;
+    for (const { runId, reason } of await this.o.runs.cancelRequests([...this.engines.keys()]))
+      this.engines.get(runId)?.engine.cancel(reason);
+  }
+
   /**
-   * Cancels a run: the engine executing it here stops its cubes; a queued run is claimed and ended.
-   * Returns false when the run is executing on another replica.
+   * Cancels a run: the engine executing it here stops its cubes; a queued run is claimed and ended;
+   * a run executing on another replica gets a cancel request that replica follows within `pollMs`
+   * (the answer is then 'requested').
    */
-  async cancel(run: RunRecord, reason: string): Promise<boolean> {
+  async cancel(run: RunRecord, reason: string): Promise<'done' | 'requested'> {
     const local = this.engines.get(run.id);
     if (local) {
       local.engine.cancel(reason);
       await local.done;
-      return true;
+      return 'done';
     }
-    if (isTerminal(run.status)) return true;
+    if (isTerminal(run.status)) return 'done';
     const now = this.o.clock.now();
     const claimed = await this.o.runs.claimRun(this.o.owner, run.id, now, now + this.o.leaseMs);
-    if (!claimed) return false;
+    if (!claimed) {
+      await this.o.runs.requestCancel(run.id, reason);
+      return 'requested';
+    }
     this.o.onRunEnded?.(await endRunWithoutEngine(this.o.runs, claimed, reason, now));
-    return true;
+    return 'done';
   }
 
   /** Ends runs whose server died; at start (`ownToo`) also the runs this replica ran before it stopped. */

@@ -21,6 +21,8 @@ export interface RepoMirrors {
   sync(repoId: string, cloneUrl: string, maxAgeMs?: number): Promise<void>;
   /** With `prefetch`, also reads those files at the commit so a following `readFile` is free. */
   resolve(repoId: string, revision: Revision, prefetch?: readonly string[]): Promise<CommitInfo>;
+  /** Fetches when the mirror lacks the commit; throws when the remote lacks it too. */
+  ensureCommit(repoId: string, cloneUrl: string, sha: string): Promise<void>;
   readFile(repoId: string, sha: string, path: string): Promise<string | undefined>;
   changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined>;
   /** Branches (`refs/heads/x`) and tags (`refs/tags/x`) with their commit. */

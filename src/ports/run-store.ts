@@ -42,5 +42,9 @@ export interface RunStore {
   claimRun(owner: string, runId: string, now: number, leaseUntil: number): Promise<RunRecord | undefined>;
   claimAbandoned(owner: string, now: number, leaseUntil: number, includeOwn: boolean): Promise<RunRecord[]>;
   renewLeases(owner: string, runIds: string[], leaseUntil: number): Promise<void>;
+  /** Asks whichever replica executes the run to cancel it (the first reason given wins). */
+  requestCancel(runId: string, reason: string): Promise<void>;
+  /** Cancel requests for the given runs. */
+  cancelRequests(runIds: string[]): Promise<{ runId: string; reason: string }[]>;
   close(): Promise<void>;
 }

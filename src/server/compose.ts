@@ -146,6 +146,9 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
   const dispatcher: RunDispatcher = new RunDispatcher({
     onRunEnded: deploy.onRunEnded,
+    prepare: async (run, repo) => {
+      if (run.context.commit?.sha) await mirrors.ensureCommit(repo.id, repo.cloneUrl, run.context.commit.sha);
+    },
     runs,
     directory,
     box,

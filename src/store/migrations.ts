@@ -218,6 +218,12 @@ MIGRATIONS['0003_deployments'] = {
   },
 };
 
+MIGRATIONS['0004_cancel_requests'] = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('runs').addColumn('cancel_reason', 'text').execute();
+  },
+};
+
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
 
 /** Brings the schema up to date; throws with the failing migration's error. */

@@ -42,6 +42,7 @@ export function runToRow(run: RunRecord, slug: number): RunsTable {
     version: run.version,
     claimed_by: null,
     lease_until: null,
+    cancel_reason: null,
   };
 }
 

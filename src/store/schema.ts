@@ -18,6 +18,8 @@ export interface RunsTable {
   /** The server replica executing the run, and until when its claim holds. */
   claimed_by: string | null;
   lease_until: number | null;
+  /** Set by a replica asked to cancel a run another replica executes. */
+  cancel_reason: string | null;
 }
 
 interface NodeColumns {

@@ -245,6 +245,26 @@ export class SqlRunStore implements RunStore {
       .execute();
   }
 
+  async requestCancel(runId: string, reason: string): Promise<void> {
+    await this.db
+      .updateTable('runs')
+      .set({ cancel_reason: reason })
+      .where('id', '=', runId)
+      .where('cancel_reason', 'is', null)
+      .execute();
+  }
+
+  async cancelRequests(runIds: string[]): Promise<{ runId: string; reason: string }[]> {
+    if (runIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('runs')
+      .select(['id', 'cancel_reason'])
+      .where('id', 'in', runIds)
+      .where('cancel_reason', 'is not', null)
+      .execute();
+    return rows.map((r) => ({ runId: r.id, reason: r.cancel_reason ?? '' }));
+  }
+
   private async loadTrees(rows: RunsTable[]): Promise<RunRecord[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);

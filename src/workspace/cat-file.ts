@@ -35,6 +35,8 @@ export function catFileBatch(gitDir: string, specs: string[]): Promise<(GitObjec
         reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
+    // A git that exits early (no such repository) closes its stdin: the exit code reports that.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(specs.map((s) => `${s}\n`).join(''));
   });
 }

@@ -15,6 +15,8 @@ import { git } from './git.js';
 export class GitMirrors implements RepoMirrors {
   private readonly syncing = new Map<string, Promise<void>>();
   private readonly syncedAt = new Map<string, number>();
+  /** Commits known to be in each mirror (resolved here), so `ensureCommit` is free for them. */
+  private readonly known = new Set<string>();
   /** File contents by `repo@sha:path` (null: absent at that commit). */
   private readonly files = new Map<string, string | null>();
 
@@ -77,6 +79,7 @@ export class GitMirrors implements RepoMirrors {
       ...prefetch.map((p) => `${name}:${p}`),
     ]);
     if (!commit) throw new Error(`revision ${describe(revision)} does not exist in the repository`);
+    this.known.add(`${repoId}@${commit.oid}`);
     prefetch.forEach((path, i) => this.remember(repoId, commit.oid, path, files[i]?.data));
     return { sha: commit.oid, ref, ...parseCommit(commit.data) };
   }
@@ -84,6 +87,22 @@ export class GitMirrors implements RepoMirrors {
   private remember(repoId: string, sha: string, path: string, content: Buffer | undefined): void {
     if (this.files.size >= 1000) this.files.clear();
     this.files.set(`${repoId}@${sha}:${path}`, content === undefined ? null : content.toString('utf8'));
+  }
+
+  /**
+   * Makes sure the mirror has a commit, fetching once if not: a run created by another replica may
+   * name a commit this replica's mirror has not fetched yet (or a mirror it does not have at all).
+   */
+  async ensureCommit(repoId: string, cloneUrl: string, sha: string): Promise<void> {
+    if (this.known.has(`${repoId}@${sha}`)) return;
+    const has = async () =>
+      (await catFileBatch(this.path(repoId), [`${sha}^{commit}`]).catch(() => [undefined]))[0];
+    if (!(await stat(join(this.path(repoId), 'HEAD')).catch(() => undefined)) || !(await has())) {
+      await this.sync(repoId, cloneUrl);
+      if (!(await has())) throw new Error(`commit ${sha} is not in ${cloneUrl} any more`);
+    }
+    if (this.known.size > 10_000) this.known.clear();
+    this.known.add(`${repoId}@${sha}`);
   }
 
   async readFile(repoId: string, sha: string, path: string): Promise<string | undefined> {

@@ -165,7 +165,7 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
       app.post<{ Params: RunParams; Body: { comment?: string } | undefined }>(
         `${path}/cancel`,
         { schema: { tags: ['CICD'] } },
-        async (request) => {
+        async (request, reply) => {
           const repo = await repoFor(ctx, request.principal, request.params, 'developer');
           const user = ctx.access.requireUser(request.principal);
           const run = await loadRun(repo, request.params.run_slug);
@@ -179,12 +179,9 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
               'Conflict',
               `run ${run.slug} already ended (${run.status}); nothing to cancel`,
             );
-          const ended = await ctx.dispatcher.cancel(run, `canceled by ${user.slug}`);
-          if (!ended)
-            throw new AppError(
-              'Conflict',
-              `run ${run.slug} is executing on another server replica; try again in a moment`,
-            );
+          const outcome = await ctx.dispatcher.cancel(run, `canceled by ${user.slug}`);
+          // Executing on another replica: it stops the run within a second; 202 says so.
+          if (outcome === 'requested') reply.code(202);
           return present(repo, await loadRun(repo, run.slug));
         },
       );

@@ -160,7 +160,11 @@ export function apiSuite(name: string, databaseUrl: () => Promise<string | undef
         encoding: 'utf8',
       });
       assert.match(listing, /app\.txt/);
-      const tampered = await fetch(artifact.download_url.replace(/signature=./, 'signature=A'));
+      const signature = new URL(artifact.download_url).searchParams.get('signature') ?? '';
+      const forged = `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+      const tampered = await fetch(
+        artifact.download_url.replace(`signature=${signature}`, `signature=${forged}`),
+      );
       assert.equal(tampered.status, 403);
       t.clock.offsetMs += 20 * 60 * 1000;
       try {

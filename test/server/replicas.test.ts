@@ -68,7 +68,16 @@ describe('two replicas on one PostgreSQL', () => {
   it('cancels, through one replica, a run the other executes', async () => {
     const started = await a.api<{ slug: string }>('POST', base, { workflows: [{ name: 'slow' }] });
     await waitFor(() => processesWith(`sleep ${marker}`).length > 0 || undefined, 'the slow cube to start');
-    const asked = await b.api<{ status: string }>('POST', `${base}/${started.body.slug}/cancel`, {});
+    // Whichever replica claimed it, ask the other one.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const owner = await client
+      .query<{ claimed_by: string }>('select claimed_by from runs where slug = $1', [
+        Number(started.body.slug),
+      ])
+      .finally(() => client.end());
+    const other = owner.rows[0]?.claimed_by.endsWith(a.dataDir) ? b : a;
+    const asked = await other.api<{ status: string }>('POST', `${base}/${started.body.slug}/cancel`, {});
     assert.equal(asked.status, 202, 'the other replica was asked');
     const ended = await waitFor(
       async () => {

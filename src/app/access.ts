@@ -120,19 +120,18 @@ export class Access {
   }
 
   /**
-   * The repository, if the caller holds at least `needed` on it (or, with `readOnly`, may read it);
+   * The repository, if the caller holds at least `needed` on it (`reader`: may read it at all);
    * 404 when it may not even read it.
    */
   async repo(
     principal: Principal,
     repo: Repo | undefined,
-    needed: RepoRole,
+    needed: RepoRole | 'reader',
     label: string,
-    readOnly = false,
   ): Promise<Repo> {
     const role = repo ? await this.roleOn(principal, repo) : undefined;
     if (!repo || role === undefined) throw notFound(`repository ${label} not found`);
-    if (!readOnly && rank(role) < rank(needed)) {
+    if (rank(role) < rank(needed)) {
       if (!principal.user) throw new AppError('Unauthenticated', `sign in to do this on ${label}`);
       throw denied(
         `this needs the ${needed} role on ${label}; you have ${role === 'reader' ? 'read access' : role}`,

@@ -46,5 +46,5 @@ export async function repoFor(
       (params.repo_slug ?? '').toLowerCase(),
     );
   }
-  return ctx.access.repo(principal, repo, role === 'reader' ? 'viewer' : role, label, role === 'reader');
+  return ctx.access.repo(principal, repo, role, label);
 }

@@ -17,13 +17,7 @@ export function deployHelpers(ctx: ServerContext) {
   const project = async (request: FastifyRequest, role: RepoRole | 'reader'): Promise<Repo> => {
     const id = (request.params as P).projectId;
     const repo = /^[0-9a-f-]{36}$/i.test(id) ? await directory.findRepoById(id.toLowerCase()) : undefined;
-    return ctx.access.repo(
-      request.principal,
-      repo,
-      role === 'reader' ? 'viewer' : role,
-      `project ${id}`,
-      role === 'reader',
-    );
+    return ctx.access.repo(request.principal, repo, role, `project ${id}`);
   };
   const user = (request: FastifyRequest): User => ctx.access.requireUser(request.principal);
   const lookups = (repo: Repo) => {

@@ -26,6 +26,8 @@ export interface RunRequest {
   head: CommitInfo;
   /** The commit whose config is read. */
   configSha: string;
+  /** That config, when the caller already read it (trigger matching does). */
+  loaded?: LoadedRepoConfig;
   workflows: { name: string; inputs: Record<string, string> }[];
   user?: UserRef;
   baseSha?: string;
@@ -39,6 +41,8 @@ export interface RunRequest {
 
 export interface LoadedRepoConfig {
   file: string;
+  /** Whether the commit has a config file at all. */
+  found: boolean;
   config?: CiConfig;
   errors: string[];
 }
@@ -56,10 +60,16 @@ export async function loadRepoConfig(
     const errors = parsed.diagnostics
       .filter((d) => d.severity === 'error')
       .map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}${d.hint ? ` (hint: ${d.hint})` : ''}`);
-    return { file, ...(parsed.config && errors.length === 0 ? { config: parsed.config } : {}), errors };
+    return {
+      file,
+      found: true,
+      ...(parsed.config && errors.length === 0 ? { config: parsed.config } : {}),
+      errors,
+    };
   }
   return {
     file: CONFIG_PATHS[0] ?? '',
+    found: false,
     errors: [`no pipeline config at ${sha.slice(0, 12)}: add ${CONFIG_PATHS[0]}`],
   };
 }
@@ -75,7 +85,7 @@ export async function createRun(
   request: RunRequest,
   strict: boolean,
 ): Promise<RunRecord> {
-  const loaded = await loadRepoConfig(services.mirrors, repo, request.configSha);
+  const loaded = request.loaded ?? (await loadRepoConfig(services.mirrors, repo, request.configSha));
   const context: Omit<RunContext, 'env'> = {
     configFile: loaded.file,
     commit: request.head,

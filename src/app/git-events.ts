@@ -100,8 +100,8 @@ async function startForEvent(
   const loaded = await loadRepoConfig(services.mirrors, repo, configSha);
   if (!loaded.config) {
     // A config that does not parse still gets a (failed) run, so the pusher sees why; no config at all runs nothing.
-    if (loaded.errors.length > 0 && !loaded.errors[0]?.startsWith('no pipeline config'))
-      return createRun(services, repo, { ...request, configSha, workflows: [] }, false);
+    if (loaded.found)
+      return createRun(services, repo, { ...request, configSha, loaded, workflows: [] }, false);
     return undefined;
   }
   const names = selectWorkflows(loaded.config.triggers, event);
@@ -109,7 +109,7 @@ async function startForEvent(
   return createRun(
     services,
     repo,
-    { ...request, configSha, workflows: names.map((name) => ({ name, inputs: {} })) },
+    { ...request, configSha, loaded, workflows: names.map((name) => ({ name, inputs: {} })) },
     false,
   );
 }

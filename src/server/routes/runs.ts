@@ -90,18 +90,6 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
           const repo = await repoFor(ctx, request.principal, request.params, 'developer');
           const user = ctx.access.requireUser(request.principal);
           const body = request.body;
-          await services.mirrors
-            .sync(repo.id, repo.cloneUrl, MANUAL_FETCH_MAX_AGE_MS)
-            .catch((error: unknown) => {
-              throw new AppError(
-                'Unavailable',
-                `cannot fetch the repository: ${error instanceof Error ? error.message : String(error)}`,
-              );
-            });
-          const head = await resolveRevision(repo, body.head, 'head');
-          const config = body.config_revision
-            ? await resolveRevision(repo, body.config_revision, 'config_revision')
-            : head;
           const workflows = body.workflows.map((w) => {
             const inputs: Record<string, string> = {};
             for (const v of w.values ?? []) {
@@ -110,18 +98,12 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
             }
             return { name: w.name, inputs };
           });
-          const run = await createRun(
-            services,
+          const run = await startManual(
             repo,
-            {
-              eventType: 'manual',
-              trigger: 'api',
-              head,
-              configSha: config.sha,
-              workflows,
-              user: { id: user.id, slug: user.slug },
-            },
-            true,
+            user,
+            { revision: body.head, field: 'head' },
+            body.config_revision ? { revision: body.config_revision, field: 'config_revision' } : undefined,
+            workflows,
           );
           return present(repo, run);
         },
@@ -269,24 +251,15 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
         const repo = await repoFor(ctx, request.principal, request.params, 'developer');
         const user = ctx.access.requireUser(request.principal);
         const body = request.body ?? {};
-        await services.mirrors.sync(repo.id, repo.cloneUrl, MANUAL_FETCH_MAX_AGE_MS);
-        const head = await resolveRevision(repo, legacyRevision(body.revision), 'revision');
-        const config = body.workflow_revision
-          ? await resolveRevision(repo, legacyRevision(body.workflow_revision), 'workflow_revision')
-          : head;
         const inputs = Object.fromEntries((body.input?.values ?? []).map((v) => [v.name, v.value]));
-        const run = await createRun(
-          services,
+        const run = await startManual(
           repo,
-          {
-            eventType: 'manual',
-            trigger: 'api',
-            head,
-            configSha: config.sha,
-            workflows: [{ name: request.params.workflow_name, inputs }],
-            user: { id: user.id, slug: user.slug },
-          },
-          true,
+          user,
+          { revision: legacyRevision(body.revision), field: 'revision' },
+          body.workflow_revision
+            ? { revision: legacyRevision(body.workflow_revision), field: 'workflow_revision' }
+            : undefined,
+          [{ name: request.params.workflow_name, inputs }],
         );
         return { flux_id: run.id, flux_public_id: run.slug, trigger_status: 'created' };
       });
@@ -294,6 +267,40 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
   });
 
   /** A GitRevision ("exactly one of branch, tag, commit"); none means the default branch. */
+  /**
+   * A manual run (RunWorkflows and the deprecated trigger): fetch unless a fetch is fresh, resolve
+   * the head and config revisions (the config defaults to the head), and create the run strictly.
+   */
+  async function startManual(
+    repo: Repo,
+    user: { id: string; slug: string },
+    head: { revision: GitRevision | undefined; field: string },
+    config: { revision: GitRevision | undefined; field: string } | undefined,
+    workflows: { name: string; inputs: Record<string, string> }[],
+  ): Promise<RunRecord> {
+    await services.mirrors.sync(repo.id, repo.cloneUrl, MANUAL_FETCH_MAX_AGE_MS).catch((error: unknown) => {
+      throw new AppError(
+        'Unavailable',
+        `cannot fetch the repository: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
+    const headCommit = await resolveRevision(repo, head.revision, head.field);
+    const configCommit = config ? await resolveRevision(repo, config.revision, config.field) : headCommit;
+    return createRun(
+      services,
+      repo,
+      {
+        eventType: 'manual',
+        trigger: 'api',
+        head: headCommit,
+        configSha: configCommit.sha,
+        workflows,
+        user: { id: user.id, slug: user.slug },
+      },
+      true,
+    );
+  }
+
   async function resolveRevision(
     repo: Repo,
     revision: GitRevision | undefined,

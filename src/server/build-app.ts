@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AppError } from '../app/errors.js';
-import { ANONYMOUS } from '../app/access.js';
 import type { ServerContext } from './context.js';
 import { toErrorBody } from './http-errors.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -52,7 +51,6 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   app.decorateRequest('principal', null as never); // set by the onRequest hook below
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    request.principal = ANONYMOUS;
     request.principal = await ctx.access.authenticate(request.headers.authorization);
   });
   app.setErrorHandler((error, request, reply) => {

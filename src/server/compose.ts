@@ -112,7 +112,6 @@ export async function bootstrapAdmin(
 
 export interface Composed {
   ctx: ServerContext;
-  db: Kysely<Database>;
   /** Starts the background parts: the embedded worker and the trigger loop. */
   start(): Promise<void>;
   /** Stops taking work, lets runs finish for `graceMs`, records the rest, closes the database. */
@@ -195,7 +194,6 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   ctx.view = new RunView(ctx);
   return {
     ctx,
-    db,
     start: async () => {
       await dispatcher.start();
       triggers.start();

@@ -1,5 +1,4 @@
 import type { CiConfig } from '../core/config/model.js';
-import { parseCiConfig } from '../core/config/parse-config.js';
 import type { CommitInfo, EventType, RunContext, RunRecord, UserRef } from '../core/run/model.js';
 import { planRun } from '../core/run/plan.js';
 import type { Clock } from '../ports/clock.js';
@@ -7,7 +6,7 @@ import type { DirectoryStore, Repo } from '../ports/directory-store.js';
 import type { RepoMirrors } from '../ports/repo-mirrors.js';
 import type { RunStore } from '../ports/run-store.js';
 import { invalid } from './errors.js';
-import { CONFIG_PATHS } from './load-config.js';
+import { CONFIG_PATHS, diagnosticLine, parseConfigFile } from './load-config.js';
 import { referencedSecrets } from './secret-refs.js';
 
 export interface RunServices {
@@ -45,6 +44,8 @@ export interface LoadedRepoConfig {
   found: boolean;
   config?: CiConfig;
   errors: string[];
+  /** The config's warnings (the deprecated file name, unknown keys, ...), kept with the run. */
+  warnings: string[];
 }
 
 /** Reads and parses the repository's config at a commit; errors are `file:line:col: message`. */
@@ -56,21 +57,23 @@ export async function loadRepoConfig(
   for (const file of CONFIG_PATHS) {
     const text = await mirrors.readFile(repo.id, sha, file);
     if (text === undefined) continue;
-    const parsed = parseCiConfig(text, file);
-    const errors = parsed.diagnostics
-      .filter((d) => d.severity === 'error')
-      .map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}${d.hint ? ` (hint: ${d.hint})` : ''}`);
+    const parsed = parseConfigFile(text, file);
+    const lines = (severity: string) =>
+      parsed.diagnostics.filter((d) => d.severity === severity).map(diagnosticLine);
+    const errors = lines('error');
     return {
       file,
       found: true,
       ...(parsed.config && errors.length === 0 ? { config: parsed.config } : {}),
       errors,
+      warnings: lines('warning'),
     };
   }
   return {
     file: CONFIG_PATHS[0] ?? '',
     found: false,
     errors: [`no pipeline config at ${sha.slice(0, 12)}: add ${CONFIG_PATHS[0]}`],
+    warnings: [],
   };
 }
 
@@ -96,6 +99,8 @@ export async function createRun(
     ...(request.restartOf ? { restartOf: request.restartOf } : {}),
     ...(request.deployment ? { environmentId: request.deployment.environmentId } : {}),
     ...(request.deployment?.attachDir ? { attachDir: request.deployment.attachDir } : {}),
+    ...(loaded.warnings.length ? { warnings: loaded.warnings } : {}),
+    repoPath: `${repo.orgSlug}/${repo.slug}`,
   };
   const problems = [...loaded.errors];
   let planned: RunRecord | undefined;

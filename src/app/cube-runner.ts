@@ -12,8 +12,11 @@ import type { Clock } from '../ports/clock.js';
 import type { CubeExit, CubeProcess, Executor } from '../ports/executor.js';
 import type { LogSink, LogStore } from '../ports/log-store.js';
 import type { TaskDirs } from '../ports/workspace-provider.js';
+import { scanExpressions } from '../core/config/expressions.js';
+import { ActionRun, type ActionDeps, type ActionOutcome } from './actions/run-action.js';
+import { shellQuote, type StepHost } from './actions/step-process.js';
 import { collectArtifacts } from './collect-artifacts.js';
-import { ExpressionScope } from './expression-scope.js';
+import { ExpressionScope, type TokenValues } from './expression-scope.js';
 
 export interface CubeRunnerDeps {
   logs: LogStore;
@@ -22,6 +25,8 @@ export interface CubeRunnerDeps {
   container?: Executor;
   clock: Clock;
   newId: () => string;
+  /** Runs GitHub Actions cubes; without it they fail saying so. */
+  actions?: ActionDeps;
 }
 
 export interface CubeJob {
@@ -35,6 +40,10 @@ export interface CubeJob {
   /** Variables earlier cubes of the task wrote to $SOURCECRAFT_ENV. */
   taskEnv: Record<string, string>;
   secrets: Record<string, string>;
+  /** Directories earlier cubes of the task added through $GITHUB_PATH, newest first. */
+  taskPath: string[];
+  /** The id token of `tokens.NAME` for this task (minted once per task); absent: no issuer. */
+  idToken?: (name: string) => Promise<TokenValues>;
   masker: LogMasker;
   onProcess: (process: CubeProcess) => void;
   onOutput?: (chunk: Buffer) => void;
@@ -47,6 +56,8 @@ export interface CubeResult {
   errorMessage?: string;
   outputs: Record<string, string>;
   env: Record<string, string>;
+  /** Directories for PATH that later cubes of the task get ($GITHUB_PATH of action cubes). */
+  path?: string[];
   artifacts: ArtifactRecord[];
 }
 
@@ -57,31 +68,140 @@ export async function runCube(deps: CubeRunnerDeps, job: CubeJob): Promise<CubeR
     env: join(dirs.data, `cube-${index}.env`),
     output: join(dirs.data, `cube-${index}.output`),
   };
-  const scope = new ExpressionScope(job.secrets, job.workflow, job.task);
-  const env = buildEnv(job, scope, files);
-  const script = cube.spec.script?.map((line) => scope.resolve(line));
-  const image = cube.spec.image ? resolveImage(cube.spec.image, scope) : undefined;
-  const artifactPaths = cube.spec.artifacts.map((p) => scope.resolve(p));
   const sink = deps.logs.open(job.run.id, cube.id);
   try {
+    const tokens = await mintTokens(job);
+    const scope = new ExpressionScope(job.secrets, job.workflow, job.task, tokens.values);
+    const env = buildEnv(job, scope, files);
+    scope.env = env;
+    const script = cube.spec.script?.map((line) => scope.resolve(line));
+    const image = cube.spec.image ? resolveImage(cube.spec.image, scope) : undefined;
+    const action = cube.spec.action === undefined ? undefined : scope.resolve(cube.spec.action);
+    const withValues = scope.resolveAll(cube.spec.with ?? {});
+    const artifactPaths = cube.spec.artifacts.map((p) => scope.resolve(p));
     const problem =
+      tokens.problem ??
       scope.problem() ??
       (image && !deps.container
         ? 'this cube needs a container runtime, and none is configured (set CONVEYOR_CONTAINER_RUNTIME)'
+        : undefined) ??
+      (action !== undefined && !deps.actions
+        ? 'this cube runs a GitHub Action, and this runner has no action source'
         : undefined);
     if (problem) {
-      sink.note(`cube not started: ${problem}`, deps.clock.now());
+      sink.note(`cube not started: ${job.masker.maskText(problem)}`, deps.clock.now());
       return { event: { type: 'error' }, errorMessage: problem, outputs: {}, env: {}, artifacts: [] };
     }
-    const exit = await execute(deps, job, { env, image, script: script?.join('\n'), sink });
-    const result = afterExit(deps, job, exit, files, sink);
-    if (artifactPaths.length > 0 && (exit.kind === 'exited' || exit.kind === 'timeout')) {
+    const out = outputPipe(deps, job, sink);
+    let ran: { exit: CubeExit; action?: ActionOutcome };
+    if (action !== undefined && deps.actions) {
+      const request = { action, with: withValues, env, deps: deps.actions };
+      const outcome = await runActionCube(deps, job, request, out, sink);
+      ran = { exit: outcome.exit, action: outcome };
+    } else ran = { exit: await execute(deps, job, { env, image, script: script?.join('\n'), out }) };
+    out.end();
+    const result = afterExit(deps, job, ran, files, sink);
+    if (artifactPaths.length > 0 && (ran.exit.kind === 'exited' || ran.exit.kind === 'timeout')) {
       result.artifacts = await collect(deps, job, artifactPaths, sink);
     }
     return result;
   } finally {
     sink.close();
   }
+}
+
+/** The id tokens this cube refers to (anywhere in its scopes), minted once per task; masked in logs. */
+async function mintTokens(job: CubeJob): Promise<{ values: Record<string, TokenValues>; problem?: string }> {
+  const { run, workflow, task, cube } = job;
+  const texts = [
+    ...Object.values(run.context.env),
+    ...Object.values(workflow.spec.env),
+    ...Object.values(task.spec.env),
+    ...Object.values(cube.spec.env),
+    ...(cube.spec.script ?? []),
+    ...Object.values(cube.spec.with ?? {}),
+    cube.spec.image?.name ?? '',
+    cube.spec.image?.username ?? '',
+    cube.spec.image?.password ?? '',
+  ];
+  const names = new Set<string>();
+  for (const text of texts)
+    if (text.includes('tokens.'))
+      for (const ref of scanExpressions(text).refs)
+        if (ref.context === 'tokens' && ref.path[0]) names.add(ref.path[0]);
+  const values: Record<string, TokenValues> = {};
+  for (const name of names) {
+    if (!job.idToken)
+      return { values, problem: `\${{ tokens.${name} }}: this runner has no id token issuer` };
+    try {
+      values[name] = await job.idToken(name);
+      job.masker.add(values[name].id_token);
+    } catch (error) {
+      return {
+        values,
+        problem: `token '${name}': ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+  }
+  return { values };
+}
+
+/** A cube's output on its way to the log: masked, then stored and shown live. */
+interface OutputPipe {
+  write(chunk: Buffer): void;
+  end(): void;
+}
+
+function outputPipe(deps: CubeRunnerDeps, job: CubeJob, sink: LogSink): OutputPipe {
+  const masker = job.masker.stream();
+  const { onOutput } = job;
+  const emit = (chunk: Buffer): void => {
+    if (chunk.length === 0) return;
+    sink.write(chunk, deps.clock.now());
+    onOutput?.(chunk);
+  };
+  return {
+    write: (chunk) => emit(masker.active ? masker.push(chunk) : chunk),
+    end: () => emit(masker.end()),
+  };
+}
+
+/** An action cube: the action runner with the cube's executors, deadline and log. */
+function runActionCube(
+  deps: CubeRunnerDeps,
+  job: CubeJob,
+  request: { action: string; with: Record<string, string>; env: Record<string, string>; deps: ActionDeps },
+  out: OutputPipe,
+  sink: LogSink,
+): Promise<ActionOutcome> {
+  const { dirs } = job;
+  const debug = request.env.ACTIONS_STEP_DEBUG === 'true' || job.secrets.ACTIONS_STEP_DEBUG === 'true';
+  const host: StepHost = {
+    native: deps.native,
+    ...(deps.container ? { container: deps.container } : {}),
+    dataDir: dirs.data,
+    taskRoot: dirs.root,
+    workspace: dirs.workspace,
+    key: `cube-${job.index}`,
+    deadline: deps.clock.now() + job.workflow.spec.maxCubeDurationMs,
+    now: () => deps.clock.now(),
+    onProcess: job.onProcess,
+    write: (chunk) => out.write(chunk),
+    note: (text) => sink.note(job.masker.maskText(text), deps.clock.now()),
+    onCommand: (event) => {
+      if (event.kind === 'mask') job.masker.add(event.value);
+    },
+    debug,
+  };
+  const place = {
+    run: job.run,
+    workflow: job.workflow,
+    task: job.task,
+    cube: job.cube,
+    dirs,
+    serverUrl: request.deps.serverUrl,
+  };
+  return new ActionRun({ ...request, host, place, path: job.taskPath }).run();
 }
 
 function buildEnv(
@@ -106,13 +226,16 @@ function buildEnv(
       outputFile: files.output,
     },
   });
+  // SourceCraft's scopes, outer to inner: global, workflow, task, cube (inner wins). An `env:` value's
+  // ${{ env.NAME }} reads the scopes outside its own, as they stand (predefined variables included).
+  let env: Record<string, string> = { ...predefined };
+  const layers = [run.context.env, workflow.spec.env, task.spec.env, job.taskEnv, cube.spec.env];
+  for (const [i, layer] of layers.entries()) {
+    scope.env = env;
+    env = { ...env, ...(i === 3 ? layer : scope.resolveAll(layer)) };
+  }
   return {
-    ...predefined,
-    ...scope.resolveAll(run.context.env),
-    ...scope.resolveAll(workflow.spec.env),
-    ...scope.resolveAll(task.spec.env),
-    ...job.taskEnv,
-    ...scope.resolveAll(cube.spec.env),
+    ...env,
     SOURCECRAFT_ENV: files.env,
     SOURCECRAFT_OUTPUT: files.output,
     CONVEYOR_ENV: files.env,
@@ -136,20 +259,18 @@ async function execute(
     env: Record<string, string>;
     image: ImageDef | undefined;
     script: string | undefined;
-    sink: LogSink;
+    out: OutputPipe;
   },
 ): Promise<CubeExit> {
   const executor = how.image ? deps.container : deps.native;
   if (!executor) return { kind: 'error', message: 'no executor for this cube' };
-  const { onOutput } = job;
-  const masker = job.masker.stream();
-  const write = (chunk: Buffer): void => {
-    if (chunk.length === 0) return;
-    how.sink.write(chunk, deps.clock.now());
-    onOutput?.(chunk);
-  };
+  // Directories earlier action cubes added to $GITHUB_PATH come first, as on GitHub.
+  const script =
+    how.script !== undefined && !how.image && job.taskPath.length > 0
+      ? `export PATH=${shellQuote(job.taskPath.join(':'))}:"$PATH"\n${how.script}`
+      : how.script;
   const process = executor.start({
-    ...(how.script !== undefined ? { script: how.script } : {}),
+    ...(script !== undefined ? { script } : {}),
     dataDir: job.dirs.data,
     key: `cube-${job.index}`,
     env: how.env,
@@ -157,21 +278,20 @@ async function execute(
     workspace: job.dirs.workspace,
     ...(how.image ? { image: how.image } : {}),
     timeoutMs: job.workflow.spec.maxCubeDurationMs,
-    onOutput: masker.active ? (chunk) => write(masker.push(chunk)) : write,
+    onOutput: (chunk) => how.out.write(chunk),
   });
   job.onProcess(process);
-  const exit = await process.done;
-  write(masker.end());
-  return exit;
+  return process.done;
 }
 
 function afterExit(
   deps: CubeRunnerDeps,
   job: CubeJob,
-  exit: CubeExit,
+  ran: { exit: CubeExit; action?: ActionOutcome },
   files: { env: string; output: string },
   sink: LogSink,
 ): CubeResult {
+  const { exit, action } = ran;
   const now = deps.clock.now();
   const limit = formatDuration(job.workflow.spec.maxCubeDurationMs);
   const result: CubeResult = { event: { type: 'error' }, outputs: {}, env: {}, artifacts: [] };
@@ -179,7 +299,8 @@ function afterExit(
     case 'exited':
       result.exitCode = exit.code;
       result.event = { type: 'exit', code: exit.code };
-      if (exit.code !== 0) result.errorMessage = `script exited with code ${exit.code}`;
+      if (exit.code !== 0)
+        result.errorMessage = action?.errorMessage ?? `script exited with code ${exit.code}`;
       break;
     case 'timeout':
       result.event = { type: 'timeout' };
@@ -200,8 +321,9 @@ function afterExit(
   const outputFile = readIfExists(files.output);
   const parsedEnv = parseEnvFile(envFile);
   const parsedOutput = parseEnvFile(outputFile);
-  result.env = parsedEnv.values;
-  result.outputs = parsedOutput.values;
+  result.env = { ...action?.env, ...parsedEnv.values };
+  result.outputs = { ...parsedOutput.values, ...action?.outputs };
+  if (action?.path.length) result.path = action.path;
   const fileErrors = [
     ...parsedEnv.errors.map((e) => `$SOURCECRAFT_ENV ${e}`),
     ...parsedOutput.errors.map((e) => `$SOURCECRAFT_OUTPUT ${e}`),

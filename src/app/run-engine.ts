@@ -12,6 +12,7 @@ import type { CubeProcess } from '../ports/executor.js';
 import type { RunChanges, RunStore } from '../ports/run-store.js';
 import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
 import { runCube, type CubeResult, type CubeRunnerDeps } from './cube-runner.js';
+import type { TokenValues } from './expression-scope.js';
 
 /** How far the store may lag behind the engine; see scheduleFlush. */
 const FLUSH_DELAY_MS = 20;
@@ -21,7 +22,17 @@ export interface EngineDeps extends CubeRunnerDeps {
   workspaces: WorkspaceProvider;
   /** How many cubes may run at once across the run. */
   parallelism: number;
+  /** Mints the OIDC id tokens of `tokens:`; absent where no issuer is configured. */
+  idTokens?: IdTokenMinter;
 }
+
+/** Mints one id token for a task (app/id-tokens.ts). */
+export type IdTokenMinter = (request: {
+  run: RunRecord;
+  workflow: WorkflowRun;
+  task: TaskRun;
+  token: string;
+}) => Promise<TokenValues>;
 
 export type NodeKind = 'run' | 'workflow' | 'task' | 'cube';
 
@@ -40,6 +51,10 @@ interface TaskState {
   preparing: boolean;
   dirs?: TaskDirs;
   env: Record<string, string>;
+  /** PATH directories action cubes added ($GITHUB_PATH), newest first. */
+  path: string[];
+  /** Id tokens minted for this task, by token name (one JWT per task and token). */
+  tokens: Map<string, Promise<TokenValues>>;
   processes: CubeProcess[];
 }
 
@@ -82,6 +97,8 @@ export class RunEngine {
           bySlug: new Map(task.cubes.map((c) => [c.slug, c])),
           preparing: false,
           env: {},
+          path: [],
+          tokens: new Map(),
           processes: [],
         });
       }
@@ -246,6 +263,8 @@ export class RunEngine {
       index: state.task.cubes.indexOf(cube),
       dirs: state.dirs as TaskDirs,
       taskEnv: { ...state.env },
+      taskPath: [...state.path],
+      ...(this.deps.idTokens ? { idToken: (name: string) => this.idToken(state, name) } : {}),
       secrets: this.secrets,
       masker: this.masker,
       onProcess: (p) => {
@@ -264,6 +283,7 @@ export class RunEngine {
       job.then((result) => {
         this.running.delete(cube);
         Object.assign(state.env, result.env);
+        if (result.path) state.path = [...result.path];
         cube.outputs = result.outputs;
         cube.artifacts = result.artifacts;
         if (result.exitCode !== undefined) cube.exitCode = result.exitCode;
@@ -271,6 +291,18 @@ export class RunEngine {
         this.pump();
       }),
     );
+  }
+
+  /** The task's token `name`: minted on first use, then the same JWT for every cube of the task. */
+  private idToken(state: TaskState, name: string): Promise<TokenValues> {
+    let minted = state.tokens.get(name);
+    if (!minted) {
+      const mint = this.deps.idTokens as IdTokenMinter;
+      minted = mint({ run: this.run, workflow: state.workflow, task: state.task, token: name });
+      state.tokens.set(name, minted);
+      minted.catch(() => state.tokens.delete(name));
+    }
+    return minted;
   }
 
   /** Moves a cube through the cube state machine (core/run/status.ts). */

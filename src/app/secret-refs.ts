@@ -1,30 +1,36 @@
 import { scanExpressions } from '../core/config/expressions.js';
 import type { RunRecord } from '../core/run/model.js';
 
-/** Names of every secret a run's cubes refer to, so missing ones fail the run before it starts. */
-export function referencedSecrets(run: RunRecord): Set<string> {
-  const names = new Set<string>();
-  const scan = (text: string): void => {
-    if (!text.includes('${{')) return;
-    for (const ref of scanExpressions(text).refs)
-      if (ref.context === 'secrets' && ref.path[0]) names.add(ref.path[0]);
-  };
-  Object.values(run.context.env).forEach(scan);
+/** Every config text of a run that may hold `${{ }}` references. */
+function runTexts(run: RunRecord): string[] {
+  const texts = [...Object.values(run.context.env)];
   for (const workflow of run.workflows) {
-    Object.values(workflow.spec.env).forEach(scan);
+    texts.push(...Object.values(workflow.spec.env));
     for (const task of workflow.tasks) {
-      Object.values(task.spec.env).forEach(scan);
-      Object.values(task.spec.outputs).forEach(scan);
+      texts.push(...Object.values(task.spec.env), ...Object.values(task.spec.outputs));
       for (const cube of task.cubes) {
-        Object.values(cube.spec.env).forEach(scan);
-        cube.spec.script?.forEach(scan);
-        cube.spec.artifacts.forEach(scan);
-        if (cube.spec.image)
-          [cube.spec.image.name, cube.spec.image.username ?? '', cube.spec.image.password ?? ''].forEach(
-            scan,
-          );
+        const { spec } = cube;
+        texts.push(...Object.values(spec.env), ...(spec.script ?? []), ...spec.artifacts);
+        texts.push(...Object.values(spec.with ?? {}));
+        if (spec.image) texts.push(spec.image.name, spec.image.username ?? '', spec.image.password ?? '');
       }
     }
   }
+  return texts;
+}
+
+/** Names a run's config refers to in one context (`secrets`, `tokens`), so missing ones fail the run before it starts. */
+export function referencedNames(run: RunRecord, context: 'secrets' | 'tokens'): Set<string> {
+  const names = new Set<string>();
+  for (const text of runTexts(run)) {
+    if (!text.includes('${{')) continue;
+    for (const ref of scanExpressions(text).refs)
+      if (ref.context === context && ref.path[0]) names.add(ref.path[0]);
+  }
   return names;
+}
+
+/** Names of every secret a run's cubes refer to. */
+export function referencedSecrets(run: RunRecord): Set<string> {
+  return referencedNames(run, 'secrets');
 }

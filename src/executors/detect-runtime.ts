@@ -1,6 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import type { ImageBuilder } from '../ports/action-source.js';
 import type { Executor } from '../ports/executor.js';
+import { ContainerImageBuilder } from './image-builder.js';
 import { ContainerExecutor } from './container-executor.js';
 import { LocalProcessExecutor } from './local-process-executor.js';
 
@@ -19,14 +21,24 @@ export function splitArgs(text: string): string[] {
 export function localExecutors(
   env: NodeJS.ProcessEnv,
   runtime?: string,
-): { native: Executor; container?: Executor } {
-  const chosen =
-    runtime ?? env.CONVEYOR_CONTAINER_RUNTIME ?? findOnPath(['podman', 'docker'], env.PATH ?? '');
+): { native: Executor; container?: Executor; images?: ImageBuilder } {
+  const chosen = containerRuntime(env, runtime);
   const runArgs = splitArgs(env.CONVEYOR_CONTAINER_RUN_ARGS ?? '');
+  const buildArgs = splitArgs(env.CONVEYOR_CONTAINER_BUILD_ARGS ?? '');
   return {
     native: new LocalProcessExecutor({ launcher: env.CONVEYOR_LAUNCHER !== '0' }),
-    ...(chosen ? { container: new ContainerExecutor({ runtime: chosen, runArgs }) } : {}),
+    ...(chosen
+      ? {
+          container: new ContainerExecutor({ runtime: chosen, runArgs }),
+          images: new ContainerImageBuilder({ runtime: chosen, buildArgs }),
+        }
+      : {}),
   };
+}
+
+/** CONVEYOR_CONTAINER_RUNTIME, else podman or docker found on PATH. */
+export function containerRuntime(env: NodeJS.ProcessEnv, runtime?: string): string | undefined {
+  return runtime ?? env.CONVEYOR_CONTAINER_RUNTIME ?? findOnPath(['podman', 'docker'], env.PATH ?? '');
 }
 
 function findOnPath(commands: string[], path: string): string | undefined {

@@ -10,6 +10,7 @@ import { RunEvents } from '../app/run-events.js';
 import { SecretBox, hashToken } from '../app/secret-box.js';
 import { TriggerLoop } from '../app/trigger-loop.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import { actionDeps } from '../cli/compose-local.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import { FileLogStore } from '../logs/file-log-store.js';
 import { systemClock, type Clock } from '../ports/clock.js';
@@ -131,7 +132,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const mirrors = new GitMirrors(join(dataDir, 'mirrors'), join(dataDir, 'work'));
   const logs = new FileLogStore(join(dataDir, 'logs'));
   const artifactsDir = (repoId: string) => join(dataDir, 'artifacts', repoId.replace(/[^A-Za-z0-9-]/g, '_'));
-  const executors = localExecutors(config.env);
+  const { images, ...executors } = localExecutors(config.env);
+  const actions = actionDeps(config.env, join(dataDir, 'actions'), images);
   const events = new RunEvents();
   const wake: { dispatcher?: RunDispatcher } = {};
   const services: RunServices = {
@@ -163,6 +165,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       logs,
       artifacts: new LocalArtifactStore(artifactsDir(repo.id)),
       ...executors,
+      actions,
       workspaces: mirrors.workspaces(
         repo.id,
         run.context.commit?.sha ?? 'HEAD',

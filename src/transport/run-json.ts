@@ -84,6 +84,8 @@ export interface RunJson {
   /** Conveyor's: the commit the run is on, and what started it. */
   commit?: { sha: string; ref: string; message: string };
   trigger?: string;
+  /** Conveyor's: the config's warnings (e.g. the deprecated .src.ci.yaml). */
+  warnings?: string[];
 }
 
 function iso(ms: number | undefined): string | undefined {
@@ -115,6 +117,7 @@ export function runJson(run: RunRecord, options: PresentOptions): RunJson {
       ? { sha: run.context.commit.sha, ref: run.context.commit.ref, message: run.context.commit.message }
       : undefined,
     trigger: run.context.trigger,
+    warnings: run.context.warnings,
   });
 }
 

@@ -2,9 +2,13 @@ import { ancestors, findCycle } from '../dag.js';
 import { didYouMean, type DiagnosticBag } from './diagnostics.js';
 import { scanExpressions, SUPPORTED_EXPRESSIONS, type ExprRef } from './expressions.js';
 import type { CiConfig, CubeDef, ExprSite, TaskDef, WorkflowDef } from './model.js';
+import { TOKEN_FIELDS } from './parse-tokens.js';
 
 /** What a `${{ }}` may refer to at one place in the config. */
 interface Scope {
+  config: CiConfig;
+  /** Every variable some `env:` of the config sets. */
+  envNames: Set<string>;
   workflow?: WorkflowDef;
   task?: TaskDef;
   cube?: CubeDef;
@@ -12,16 +16,25 @@ interface Scope {
 
 /** Checks names, `needs`, cycles and expressions once the structure is decoded. */
 export function checkReferences(config: CiConfig, bag: DiagnosticBag): void {
-  checkSites(config.sites, {}, bag);
+  const envNames = new Set(Object.keys(config.env));
+  for (const w of config.workflows) {
+    Object.keys(w.env).forEach((n) => envNames.add(n));
+    for (const t of w.tasks) {
+      Object.keys(t.env).forEach((n) => envNames.add(n));
+      for (const c of t.cubes) Object.keys(c.env).forEach((n) => envNames.add(n));
+    }
+  }
+  const top: Scope = { config, envNames };
+  checkSites(config.sites, top, bag);
   for (const workflow of config.workflows) {
-    checkSites(workflow.sites, { workflow }, bag);
+    checkSites(workflow.sites, { ...top, workflow }, bag);
     checkUnique(workflow.tasks, `workflow '${workflow.name}'`, 'task', bag);
     checkNeeds(workflow.tasks, `workflow '${workflow.name}'`, 'task', bag);
     for (const task of workflow.tasks) {
-      checkSites(task.sites, { workflow, task }, bag);
+      checkSites(task.sites, { ...top, workflow, task }, bag);
       checkUnique(task.cubes, `task '${task.name}'`, 'cube', bag);
       checkNeeds(task.cubes, `task '${task.name}'`, 'cube', bag);
-      for (const cube of task.cubes) checkSites(cube.sites, { workflow, task, cube }, bag);
+      for (const cube of task.cubes) checkSites(cube.sites, { ...top, workflow, task, cube }, bag);
     }
   }
 }
@@ -75,12 +88,21 @@ function checkSites(sites: readonly ExprSite[], scope: Scope, bag: DiagnosticBag
     for (const error of errors) bag.error(site.at(error.offset), error.message, error.hint);
     for (const ref of refs) {
       const problem = checkRef(ref, scope);
-      if (problem) bag.error(site.at(ref.offset), problem.message, problem.hint);
+      if (!problem) continue;
+      if (problem.warning) bag.warning(site.at(ref.offset), problem.message, problem.hint);
+      else bag.error(site.at(ref.offset), problem.message, problem.hint);
     }
   }
 }
 
-function checkRef(ref: ExprRef, scope: Scope): { message: string; hint: string } | undefined {
+interface Problem {
+  message: string;
+  hint: string;
+  /** Reported as a warning: the run goes on (the value is empty). */
+  warning?: boolean;
+}
+
+function checkRef(ref: ExprRef, scope: Scope): Problem | undefined {
   const [first, second, third] = ref.path;
   const shape = (expected: string) => ({
     message: `malformed reference ${ref.raw}`,
@@ -109,9 +131,16 @@ function checkRef(ref: ExprRef, scope: Scope): { message: string; hint: string }
       if (ref.path.length !== 3 || second !== 'outputs') return shape('${{ tasks.TASK.outputs.KEY }}');
       return checkTaskRef(ref, first ?? '', third ?? '', scope);
     case 'tokens':
+      return checkTokenRef(ref, scope);
+    case 'env':
+      if (ref.path.length !== 1) return shape('${{ env.NAME }}');
+      if (scope.envNames.has(first ?? '') || isPredefined(first ?? '')) return undefined;
       return {
-        message: `${ref.raw}: service connections (tokens) are not supported by Conveyor`,
-        hint: 'pass credentials as secrets: ${{ secrets.NAME }}',
+        message: `${ref.raw}: no env: of this config sets '${first}'; it is empty unless an earlier cube writes it to $SOURCECRAFT_ENV`,
+        hint:
+          didYouMean(first ?? '', scope.envNames) ??
+          'set it under env: of the config, workflow, task or cube',
+        warning: true,
       };
     default:
       return {
@@ -120,6 +149,31 @@ function checkRef(ref: ExprRef, scope: Scope): { message: string; hint: string }
       };
   }
 }
+
+function isPredefined(name: string): boolean {
+  return name === 'CI' || /^(SOURCECRAFT|CONVEYOR)_[A-Z0-9_]+$/.test(name);
+}
+
+function checkTokenRef(ref: ExprRef, scope: Scope): Problem | undefined {
+  const [name = '', field = ''] = ref.path;
+  if (ref.path.length !== 2) return { message: `malformed reference ${ref.raw}`, hint: TOKEN_SHAPE };
+  const names = scope.config.tokens.map((t) => t.name);
+  if (!names.includes(name))
+    return {
+      message: `${ref.raw} names token '${name}', which the top-level tokens: section does not declare`,
+      hint:
+        didYouMean(name, names) ??
+        `declare it: tokens: {${name}: {service_connection: CONNECTION, scope: repo}}`,
+    };
+  if (!(TOKEN_FIELDS as readonly string[]).includes(field))
+    return {
+      message: `${ref.raw}: a token has no field '${field}'`,
+      hint: didYouMean(field, TOKEN_FIELDS) ?? TOKEN_SHAPE,
+    };
+  return undefined;
+}
+
+const TOKEN_SHAPE = `write \${{ tokens.NAME.FIELD }} with FIELD one of ${TOKEN_FIELDS.join(', ')}`;
 
 function checkCubeRef(
   ref: ExprRef,

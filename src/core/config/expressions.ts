@@ -18,7 +18,7 @@ const EXPR = /\$\{\{([\s\S]*?)\}\}/g;
 const PATH = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$/;
 
 export const SUPPORTED_EXPRESSIONS =
-  'secrets.NAME, inputs.NAME, cubes.CUBE.outputs.KEY or tasks.TASK.outputs.KEY';
+  'secrets.NAME, inputs.NAME, env.NAME, cubes.CUBE.outputs.KEY, tasks.TASK.outputs.KEY or tokens.TOKEN.id_token';
 
 /** Finds every expression in `text`; malformed ones are reported, not guessed at. */
 export function scanExpressions(text: string): { refs: ExprRef[]; errors: ExprScanError[] } {

@@ -45,6 +45,10 @@ export interface CubeDef {
   needsAt: Pos[];
   artifacts: string[];
   allowFailure: boolean;
+  /** A GitHub Action cube: `owner/repo[/path]@ref` (or `./path`, or a git URL `@ref`). */
+  action?: string;
+  /** The action's inputs (`with:`), values as written. */
+  with?: Record<string, string>;
   sites: ExprSite[];
 }
 
@@ -100,9 +104,21 @@ export interface Triggers {
   schedule: ScheduleRule[];
 }
 
+/** Who may use an id token: every repository of the org, this repository, or this ref. */
+export type TokenScope = 'org' | 'repo' | 'ref';
+
+/** A top-level `tokens:` entry: an OIDC id token minted per task for a service connection. */
+export interface TokenDef {
+  name: string;
+  serviceConnection: string;
+  scope: TokenScope;
+  pos: Pos;
+}
+
 export interface CiConfig {
   file: string;
   env: Record<string, string>;
+  tokens: TokenDef[];
   triggers: Triggers;
   workflows: WorkflowDef[];
   sites: ExprSite[];

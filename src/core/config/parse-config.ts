@@ -5,6 +5,7 @@ import { checkReferences } from './check-references.js';
 import type { CiConfig, ExprSite, WorkflowDef } from './model.js';
 import { decodeCube, type RawCube } from './parse-cube.js';
 import { decodeTask, type Library, type RawTask } from './parse-task.js';
+import { decodeTokens } from './parse-tokens.js';
 import { decodeTriggers } from './parse-triggers.js';
 import { decodeWorkflow } from './parse-workflow.js';
 
@@ -28,6 +29,14 @@ export function parseCiConfig(source: string, file: string): ParseResult {
   });
   for (const error of doc.errors) {
     const { line, col } = lines.linePos(error.pos[0]);
+    if (error.code === 'MULTIPLE_DOCS') {
+      bag.error(
+        { line, column: col },
+        'a second YAML document starts here: a line `---` (or `...`) ends the config',
+        'a ci.yaml is one document: remove the line, or indent it if it belongs to a multi-line script',
+      );
+      continue;
+    }
     bag.error({ line, column: col }, yamlMessage(error.message), yamlHint(error.code));
   }
   if (bag.hasErrors) return { diagnostics: bag.sorted() };
@@ -52,19 +61,12 @@ export function parseCiConfig(source: string, file: string): ParseResult {
   const get = (key: string): Entry | undefined => entries.find((e) => e.key === key);
   const sites: ExprSite[] = [];
   const env = get('env') ? (d.stringMap(get('env') as Entry, 'env', sites) ?? {}) : {};
-  const tokens = get('tokens');
-  if (tokens) {
-    bag.warning(
-      tokens.keyPos,
-      'tokens (service connections) are not supported by Conveyor; they are ignored',
-      'pass credentials as secrets',
-    );
-  }
+  const tokens = decodeTokens(d, get('tokens'));
   const lib = decodeLibrary(d, get('tasks'), get('cubes'));
   const workflows = decodeWorkflows(d, get('workflows'));
   const workflowNames = workflows.map((w) => w.name);
   const triggers = decodeTriggers(d, get('on'), workflowNames);
-  const config: CiConfig = { file, env, triggers, workflows, sites };
+  const config: CiConfig = { file, env, tokens, triggers, workflows, sites };
   checkReferences(config, bag);
   return bag.hasErrors ? { diagnostics: bag.sorted() } : { config, diagnostics: bag.sorted() };
 

@@ -1,4 +1,5 @@
-import type { Node } from 'yaml';
+import { isScalar, type Node } from 'yaml';
+import { parseActionRef } from '../actions/action-ref.js';
 import type { Decoder, Entry } from './decoder.js';
 import type { Pos } from './diagnostics.js';
 import type { ExprSite, ImageDef } from './model.js';
@@ -20,6 +21,8 @@ export interface RawCube {
   needs?: NameRef[];
   artifacts?: string[];
   allowFailure?: boolean;
+  action?: string;
+  with?: Record<string, string>;
   sites: ExprSite[];
 }
 
@@ -33,6 +36,8 @@ const CUBE_KEYS = [
   'allow_failure',
   'uses',
   'description',
+  'action',
+  'with',
 ] as const;
 
 export function decodeCube(
@@ -48,10 +53,11 @@ export function decodeCube(
   const label = cube.name ? `cube '${cube.name}'` : `cube in ${where}`;
   for (const entry of entries) decodeCubeKey(d, cube, entry, label);
   d.checkKeys(
-    entries.filter((e) => !['action', 'with', 'gitlab_workflow'].includes(e.key)),
+    entries.filter((e) => !['gitlab_workflow', 'if'].includes(e.key)),
     CUBE_KEYS,
     label,
   );
+  checkKinds(d, cube, entries, label);
   if (!cube.name && !cube.uses) {
     d.bag.error(
       item.pos,
@@ -87,11 +93,22 @@ function decodeCubeKey(d: Decoder, cube: RawCube, entry: Entry, label: string): 
       if (name) cube.uses = { name, pos: entry.pos };
       return;
     }
-    case 'action':
-      d.bag.error(
+    case 'action': {
+      const name = d.name(entry, `action of ${label}`);
+      if (name === undefined) return;
+      const ref = parseActionRef(name);
+      if ('error' in ref) d.bag.error(entry.pos, `action of ${label}: ${ref.error}`, ACTION_HINT);
+      else cube.action = name;
+      return;
+    }
+    case 'with':
+      cube.with = decodeWith(d, entry, label, cube.sites);
+      return;
+    case 'if':
+      d.bag.warning(
         entry.keyPos,
-        `${label} is a GitHub Action cube (action:), which Conveyor does not run yet`,
-        'replace it with a script: cube that runs the same commands',
+        `${label} has \`if:\`, which SourceCraft does not have: the cube will always run`,
+        'to skip work, test the condition in the script, e.g. [ "$SOURCECRAFT_EVENT" = push ] || exit 0',
       );
       return;
     case 'gitlab_workflow':
@@ -104,6 +121,47 @@ function decodeCubeKey(d: Decoder, cube: RawCube, entry: Entry, label: string): 
     default:
       return;
   }
+}
+
+const ACTION_HINT =
+  'write action: owner/repo@v1, owner/repo/path@ref, or ./path for an action in the repository';
+
+/** An action cube runs the action: it has no script or image of its own. */
+function checkKinds(d: Decoder, cube: RawCube, entries: Entry[], label: string): void {
+  const at = (key: string) => entries.find((e) => e.key === key)?.keyPos ?? cube.pos;
+  if (cube.action !== undefined) {
+    for (const key of ['script', 'image'] as const) {
+      if (cube[key] === undefined) continue;
+      d.bag.error(
+        at(key),
+        `${label} has both action: and ${key}:`,
+        'an action cube runs the action; put the commands in a cube of their own',
+      );
+    }
+  } else if (cube.with !== undefined && !entries.some((e) => e.key === 'action')) {
+    d.bag.warning(at('with'), `${label} has with: but no action:; it is ignored`, ACTION_HINT);
+  }
+}
+
+/** `with:` of an action cube: input name -> text. Input names are free-form (hyphens are common). */
+function decodeWith(
+  d: Decoder,
+  entry: Entry,
+  label: string,
+  sites: ExprSite[],
+): Record<string, string> | undefined {
+  const node = d.resolve(entry.value);
+  if (node === null || (isScalar(node) && node.value === null)) return {};
+  const entries = d.entries(node, `with of ${label}`, entry.pos);
+  if (!entries) return undefined;
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    const value = d.text(e, `with.${e.key} of ${label}`);
+    if (value === undefined) continue;
+    out[e.key] = value;
+    sites.push(d.site(e.value, value, e.pos));
+  }
+  return out;
 }
 
 function decodeScript(d: Decoder, entry: Entry, label: string, sites: ExprSite[]): string[] | undefined {

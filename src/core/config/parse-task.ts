@@ -144,15 +144,17 @@ function resolveCube(
   }
   const name = raw.name ?? base?.name;
   if (!name) return undefined;
-  const script = raw.script ?? base?.script;
-  const image = raw.image ?? base?.image;
-  if (!script && !image) {
+  const action = raw.action ?? (raw.script || raw.image ? undefined : base?.action);
+  const script = raw.script ?? (action ? undefined : base?.script);
+  const image = raw.image ?? (action ? undefined : base?.image);
+  if (!script && !image && !action) {
     d.bag.error(
       raw.pos,
       `cube '${name}' in task '${taskName}' has neither script nor image`,
-      'add `script:` with the commands to run',
+      'add `script:` with the commands to run (or `action: owner/repo@ref` for a GitHub Action)',
     );
   }
+  const withValues = action ? (raw.with ?? base?.with) : undefined;
   const needs = raw.needs ?? base?.needs;
   const implicit = needs === undefined;
   return {
@@ -165,6 +167,7 @@ function resolveCube(
     needsAt: implicit ? (previous ? [raw.pos] : []) : needs.map((n) => n.pos),
     artifacts: raw.artifacts ?? base?.artifacts ?? [],
     allowFailure: raw.allowFailure ?? base?.allowFailure ?? false,
+    ...(action ? { action, with: withValues ?? {} } : {}),
     sites: [...(base?.sites ?? []), ...raw.sites],
   };
 }

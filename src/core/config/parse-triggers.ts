@@ -9,7 +9,11 @@ type Item = { value: Entry['value']; pos: Pos };
 /** Decodes `on:`. Without it, every workflow runs on every push. */
 export function decodeTriggers(d: Decoder, entry: Entry | undefined, workflowNames: string[]): Triggers {
   const all = [...workflowNames];
-  if (!entry) return { push: [{ workflows: all }], pullRequest: [], schedule: [] };
+  if (!entry) {
+    const triggers = { push: [{ workflows: all }], pullRequest: [], schedule: [] };
+    checkRunLimit(d, triggers, {});
+    return triggers;
+  }
   const triggers: Triggers = { push: [], pullRequest: [], schedule: [] };
   const entries = d.entries(entry.value, 'on', entry.pos) ?? [];
   const check = (names: string[], pos: Pos): string[] => {
@@ -37,7 +41,39 @@ export function decodeTriggers(d: Decoder, entry: Entry | undefined, workflowNam
       d.bag.warning(e.keyPos, `unknown trigger '${e.key}'; it is ignored`, hint);
     }
   }
+  checkRunLimit(d, triggers, Object.fromEntries(entries.map((e) => [e.key, e.keyPos])));
   return triggers;
+}
+
+/** SourceCraft's limit of workflows in one CI run (limits table: "Workflows per CI run"). */
+export const SOURCECRAFT_WORKFLOWS_PER_RUN = 3;
+
+/**
+ * Warns where one event can start more workflows than SourceCraft runs at once: Conveyor runs them
+ * all, SourceCraft would not. Branch pushes, tag pushes and pull requests are counted apart (as
+ * selectWorkflows matches them); each schedule rule fires on its own.
+ */
+function checkRunLimit(d: Decoder, t: Triggers, at: Record<string, Pos>): void {
+  const union = (lists: string[][]) => [...new Set(lists.flat())];
+  const groups: [string, string, string[]][] = [
+    [
+      'push',
+      'a push to a branch',
+      union(t.push.filter((r) => r.branches || !r.tags).map((r) => r.workflows)),
+    ],
+    ['push', 'a push of a tag', union(t.push.filter((r) => r.tags).map((r) => r.workflows))],
+    ['pull_request', 'a pull request', union(t.pullRequest.map((r) => r.workflows))],
+    ...t.schedule.map((r): [string, string, string[]] => ['schedule', 'a schedule rule', r.workflows]),
+  ];
+  const max = SOURCECRAFT_WORKFLOWS_PER_RUN;
+  for (const [key, what, names] of groups) {
+    if (names.length <= max) continue;
+    d.bag.warning(
+      at[key] ?? { line: 1, column: 1 },
+      `${what} starts ${names.length} workflows (${names.join(', ')}); SourceCraft runs at most ${max} in one run`,
+      `Conveyor runs them all; to stay within SourceCraft's limit, start fewer workflows per event${at[key] ? '' : ' (without on:, every push starts every workflow)'}`,
+    );
+  }
 }
 
 type Check = (names: string[], pos: Pos) => string[];

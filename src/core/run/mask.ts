@@ -11,25 +11,41 @@ const EMPTY = Buffer.alloc(0);
  * secret. Multi-line secrets are masked line by line as well as whole.
  */
 export class LogMasker {
-  private readonly needles: Buffer[];
-  private readonly longest: number;
+  /** Shared by every stream of one masker, so a value added later is masked in all of them. */
+  private readonly shared: { values: Set<string>; needles: Buffer[]; longest: number };
   private carry: Buffer = EMPTY;
 
   /** Give the secrets, or another masker to share its secrets (not its stream state). */
   constructor(secrets: Iterable<string> | LogMasker) {
     if (secrets instanceof LogMasker) {
-      this.needles = secrets.needles;
-      this.longest = secrets.longest;
+      this.shared = secrets.shared;
       return;
     }
-    const values = new Set<string>();
-    for (const secret of secrets) {
-      if (secret === '') continue;
-      values.add(secret);
-      for (const line of secret.split(/\r?\n/)) if (line.trim() !== '') values.add(line);
-    }
-    this.needles = [...values].sort((a, b) => b.length - a.length).map((v) => Buffer.from(v));
-    this.longest = this.needles[0]?.length ?? 0;
+    this.shared = { values: new Set(), needles: [], longest: 0 };
+    for (const secret of secrets) this.add(secret);
+  }
+
+  private get needles(): Buffer[] {
+    return this.shared.needles;
+  }
+
+  private get longest(): number {
+    return this.shared.longest;
+  }
+
+  /**
+   * Masks one more value from now on, in every stream of this masker (`::add-mask::`, minted id
+   * tokens). Output already released is not rewritten.
+   */
+  add(secret: string): void {
+    if (secret === '') return;
+    const { values } = this.shared;
+    const before = values.size;
+    values.add(secret);
+    for (const line of secret.split(/\r?\n/)) if (line.trim() !== '') values.add(line);
+    if (values.size === before) return;
+    this.shared.needles = [...values].sort((a, b) => b.length - a.length).map((v) => Buffer.from(v));
+    this.shared.longest = this.shared.needles[0]?.length ?? 0;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { CheckoutDef, ImageDef, InputDef } from '../config/model.js';
+import type { CheckoutDef, ImageDef, InputDef, TokenScope } from '../config/model.js';
 import type { RunStatus } from './status.js';
 
 export type EventType = 'push' | 'pr_update' | 'manual' | 'restart';
@@ -36,6 +36,9 @@ export interface ArtifactRecord {
 export interface CubeSpec {
   script?: string[];
   image?: ImageDef;
+  /** A GitHub Action cube: the action reference and its inputs. */
+  action?: string;
+  with?: Record<string, string>;
   env: Record<string, string>;
   artifacts: string[];
 }
@@ -121,6 +124,12 @@ export interface RunContext {
   environmentId?: string;
   /** For restarts: the run this one restarts. */
   restartOf?: string;
+  /** `org/repo` (GITHUB_REPOSITORY, id token claims); `conveyor run` names the directory. */
+  repoPath?: string;
+  /** The config's `tokens:`, by name. */
+  tokens?: Record<string, { serviceConnection: string; scope: TokenScope }>;
+  /** The config's warnings, as `file:line:col: message`. */
+  warnings?: string[];
 }
 
 export interface UserRef {

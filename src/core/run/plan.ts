@@ -53,7 +53,20 @@ export function planRun(config: CiConfig, request: PlanRequest): { run?: RunReco
       eventType: request.eventType,
       errorMessages: [],
       ...(request.user ? { user: request.user } : {}),
-      context: { ...request.context, env: config.env },
+      context: {
+        ...request.context,
+        env: config.env,
+        ...(config.tokens.length
+          ? {
+              tokens: Object.fromEntries(
+                config.tokens.map((t) => [
+                  t.name,
+                  { serviceConnection: t.serviceConnection, scope: t.scope },
+                ]),
+              ),
+            }
+          : {}),
+      },
       workflows,
       version: 0,
     },
@@ -96,6 +109,7 @@ function planWorkflow(def: WorkflowDef, inputs: Record<string, string>, request:
         spec: {
           ...(cube.script ? { script: cube.script } : {}),
           ...(cube.image ? { image: cube.image } : {}),
+          ...(cube.action ? { action: cube.action, with: cube.with ?? {} } : {}),
           env: cube.env,
           artifacts: cube.artifacts,
         },

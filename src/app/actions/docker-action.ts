@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { evaluateCondition, interpolate } from '../../core/actions/expr.js';
+import type { ImageDef } from '../../core/config/model.js';
+import type { ActionRun, LoadedAction } from './run-action.js';
+
+/**
+ * A docker action: `runs.image` is `docker://image` or a Dockerfile in the action, built once per
+ * action commit with the container runtime (`podman build` here). pre-entrypoint, the entrypoint
+ * and post-entrypoint run in that image like container cubes: the task directory at /sourcecraft,
+ * the workspace (GITHUB_WORKSPACE) at /sourcecraft/workspace as the working directory.
+ */
+export async function runDocker(
+  rt: ActionRun,
+  action: LoadedAction,
+  inputs: Record<string, string>,
+  stepEnv: Record<string, string>,
+): Promise<Record<string, string> | undefined> {
+  const runs = action.meta.runs;
+  if (runs.using !== 'docker') return undefined;
+  const image = await imageOf(rt, action, runs.image);
+  if (!image) return undefined;
+  const ctx = rt.context(action, inputs, {});
+  const args = runs.args.map((a) => interpolate(a, ctx));
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(runs.env)) env[k] = interpolate(v, ctx);
+  const outputs: Record<string, string> = {};
+  let state: Record<string, string> = {};
+  const phases: [string, string | undefined, string, boolean][] = [
+    ['pre', runs.preEntrypoint, runs.preIf ?? 'always()', false],
+    ['main', runs.entrypoint, 'success()', true],
+    ['post', runs.postEntrypoint, runs.postIf ?? 'always()', false],
+  ];
+  for (const [phase, entrypoint, condition, always] of phases) {
+    if ((!entrypoint && !always) || rt.stopped) continue;
+    if (!evaluateCondition(condition, rt.context(action, inputs, {}), 'success()')) continue;
+    const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
+    const spec: ImageDef = { name: image, args, ...(entrypoint ? { entrypoint: [entrypoint] } : {}) };
+    const result = await rt.process({
+      label: `run ${action.label} (${phase}, image ${image})`,
+      image: spec,
+      env: { ...rt.baseEnv(), ...rt.actionEnv(action, inputs), ...env, ...stepEnv, ...stateEnv },
+      path: [],
+    });
+    Object.assign(outputs, result.outputs);
+    state = { ...state, ...result.state };
+    if (result.exit.kind === 'exited' && result.exit.code !== 0) rt.status = 'failure';
+  }
+  return outputs;
+}
+
+/** The image to run: pulled by name (docker://), or built from the action's Dockerfile. */
+async function imageOf(rt: ActionRun, action: LoadedAction, image: string): Promise<string | undefined> {
+  if (image.startsWith('docker://')) return image.slice('docker://'.length);
+  const builder = rt.req.deps.images;
+  if (!builder)
+    return rt.fail(
+      `${action.label} builds an image, and no container runtime is configured (set CONVEYOR_CONTAINER_RUNTIME)`,
+    );
+  const file = join(action.dir, image);
+  const context = dirname(file);
+  const version = action.version || contentHash(context);
+  const name = (
+    action.ref.kind === 'repo'
+      ? `${action.ref.owner}-${action.ref.repo}-${action.ref.path}`
+      : `local-${action.ref.kind === 'local' ? action.ref.path : ''}`
+  )
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
+  const tag = `localhost/conveyor-action-${name || 'root'}:${version.slice(0, 20)}`;
+  rt.host.note(`${action.label}: image ${tag} from ${relative(action.dir, file) || basename(file)}`);
+  const result = await builder.ensure(tag, context, basename(file), (chunk) => rt.host.write(chunk));
+  if (result.error) return rt.fail(`${action.label}: building ${image} failed: ${result.error}`);
+  rt.host.note(result.built ? `built ${tag}` : `${tag} is already built`);
+  return tag;
+}
+
+/** A hash of a local action's build context (names, sizes, contents), so a change rebuilds it. */
+function contentHash(dir: string): string {
+  const hash = createHash('sha256');
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile() && statSync(path).size < 8 * 1024 * 1024)
+        hash.update(relative(dir, path)).update('\0').update(readFileSync(path)).update('\0');
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
+}

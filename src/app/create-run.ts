@@ -7,11 +7,15 @@ import type { RepoMirrors } from '../ports/repo-mirrors.js';
 import type { RunStore } from '../ports/run-store.js';
 import { invalid } from './errors.js';
 import { CONFIG_PATHS, diagnosticLine, parseConfigFile } from './load-config.js';
-import { referencedSecrets } from './secret-refs.js';
+import type { IdentityStore } from '../ports/identity-store.js';
+import { findConnection } from './id-tokens.js';
+import { referencedNames, referencedSecrets } from './secret-refs.js';
 
 export interface RunServices {
   runs: RunStore;
   directory: DirectoryStore;
+  /** Service connections, for the tokens a config names (absent: tokens are not checked). */
+  identity?: IdentityStore;
   mirrors: RepoMirrors;
   clock: Clock;
   newId: () => string;
@@ -133,6 +137,8 @@ export async function createRun(
           `secret '${name}' is used by the config but not set: PUT /repos/${repo.orgSlug}/${repo.slug}/cicd/secrets/${name}`,
         );
   }
+  if (planned && problems.length === 0 && services.identity)
+    problems.push(...(await missingConnections(services.identity, repo, planned)));
   if (problems.length > 0) {
     if (strict)
       throw invalid(problems.join('; '), Object.fromEntries(problems.map((p, i) => [`problem_${i + 1}`, p])));
@@ -144,6 +150,19 @@ export async function createRun(
   const stored = await services.runs.insertRun(planned as RunRecord);
   if (stored.status === 'prepared') services.onRunCreated();
   return stored;
+}
+
+/** Tokens whose service connection is set neither on the repository nor on its organization. */
+async function missingConnections(identity: IdentityStore, repo: Repo, run: RunRecord): Promise<string[]> {
+  const problems: string[] = [];
+  for (const name of referencedNames(run, 'tokens')) {
+    const def = run.context.tokens?.[name];
+    if (!def || (await findConnection(identity, repo, def.serviceConnection))) continue;
+    problems.push(
+      `token '${name}' uses service connection '${def.serviceConnection}', which is set neither for ${repo.orgSlug}/${repo.slug} nor for organization ${repo.orgSlug}: PUT /repos/${repo.orgSlug}/${repo.slug}/cicd/service-connections/${def.serviceConnection}`,
+    );
+  }
+  return problems;
 }
 
 function failedRun(

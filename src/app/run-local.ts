@@ -2,7 +2,7 @@ import type { CiConfig } from '../core/config/model.js';
 import type { CommitInfo, RunRecord } from '../core/run/model.js';
 import { planRun, type PlanError } from '../core/run/plan.js';
 import { RunEngine, type EngineDeps, type EngineListener } from './run-engine.js';
-import { referencedSecrets } from './secret-refs.js';
+import { referencedNames, referencedSecrets } from './secret-refs.js';
 
 export interface LocalRunRequest {
   config: CiConfig;
@@ -13,6 +13,10 @@ export interface LocalRunRequest {
   secrets: Record<string, string>;
   commit?: CommitInfo;
   repoUrl?: string;
+  /** `org/repo` as GITHUB_REPOSITORY and id tokens name it. */
+  repoPath?: string;
+  /** Names of the service connections given; a token naming another fails before the run starts. */
+  connections?: string[];
 }
 
 export type LocalRunStart = { errors: PlanError[] } | { errors: []; engine: RunEngine; run: RunRecord };
@@ -51,6 +55,7 @@ export async function startLocalRun(
       configFile: config.file,
       ...(request.commit ? { commit: request.commit } : {}),
       ...(request.repoUrl ? { repoUrl: request.repoUrl } : {}),
+      ...(request.repoPath ? { repoPath: request.repoPath } : {}),
     },
     now: deps.clock.now(),
     newId: deps.newId,
@@ -58,11 +63,20 @@ export async function startLocalRun(
   errors.push(...planned.errors);
   if (!planned.run || errors.length > 0) return { errors };
   const missing = [...referencedSecrets(planned.run)].filter((name) => !(name in request.secrets));
-  if (missing.length > 0) {
+  const connections = new Set(request.connections ?? []);
+  const tokens = [...referencedNames(planned.run, 'tokens')]
+    .map((name) => ({ name, connection: planned.run?.context.tokens?.[name]?.serviceConnection ?? '' }))
+    .filter((t) => !connections.has(t.connection));
+  if (missing.length > 0 || tokens.length > 0) {
     return {
-      errors: missing.map((name) => ({
-        message: `secret '${name}' is used by the config but was not given (pass --secret ${name}=VALUE or --secrets-file FILE)`,
-      })),
+      errors: [
+        ...missing.map((name) => ({
+          message: `secret '${name}' is used by the config but was not given (pass --secret ${name}=VALUE or --secrets-file FILE)`,
+        })),
+        ...tokens.map((t) => ({
+          message: `token '${t.name}' uses service connection '${t.connection}', which was not given (pass --service-connection ${t.connection}=AUDIENCE[,SERVICE_ACCOUNT_ID[,FOLDER_ID]])`,
+        })),
+      ],
     };
   }
   const run = await deps.store.insertRun(planned.run);

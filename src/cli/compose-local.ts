@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { ActionDeps } from '../app/actions/run-action.js';
 import type { EngineDeps } from '../app/run-engine.js';
-import type { ImageBuilder } from '../ports/action-source.js';
-import { DEFAULT_ACTIONS_URL, GitActionSource } from '../workspace/action-cache.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import { FileLogStore } from '../logs/file-log-store.js';
 import { systemClock } from '../ports/clock.js';
 import type { WorkspaceProvider } from '../ports/workspace-provider.js';
-import { openSqliteRunStore } from '../store/sqlite.js';
+import { LOCAL_ISSUER } from './local-connections.js';
+import { actionDeps } from '../server/compose-actions.js';
+import { openSqliteDb } from '../store/sqlite.js';
+import { SqlIdentityStore } from '../store/sql-identity-store.js';
+import { SqlRunStore } from '../store/sql-run-store.js';
+import { OidcIssuer, tokenMinter } from '../app/id-tokens.js';
+import type { ServiceConnection } from '../ports/identity-store.js';
+import { loadSecretBox, oidcOptions } from '../server/compose.js';
 
 export interface LocalSetup {
   stateDir: string;
@@ -18,13 +22,32 @@ export interface LocalSetup {
   workspaces: WorkspaceProvider;
   parallelism?: number;
   containerRuntime?: string;
+  /** Service connections given on the command line, and the `org/repo` the tokens name. */
+  connections?: { byName: Record<string, ServiceConnection>; repoPath: string };
 }
 
 /** Wires the adapters of a one-machine run: SQLite, files for logs and artifacts, local executors. */
-export async function composeLocal(setup: LocalSetup): Promise<EngineDeps> {
+export async function composeLocal(setup: LocalSetup): Promise<EngineDeps & { issuer?: OidcIssuer }> {
   const { images, ...executors } = localExecutors(process.env, setup.containerRuntime);
+  const db = await openSqliteDb(join(setup.stateDir, 'local.db'));
+  const connections = setup.connections;
+  // Tokens are signed by a key of this repository's state dir (encrypted with its own secret.key).
+  const issuer = connections
+    ? new OidcIssuer(new SqlIdentityStore(db), loadSecretBox(setup.stateDir, process.env), systemClock, {
+        issuer: () => process.env.CONVEYOR_OIDC_ISSUER || LOCAL_ISSUER,
+        ...oidcOptions(process.env),
+      })
+    : undefined;
   return {
-    store: await openSqliteRunStore(join(setup.stateDir, 'local.db')),
+    ...(issuer && connections
+      ? {
+          issuer,
+          idTokens: tokenMinter(issuer, { id: connections.repoPath, path: connections.repoPath }, (name) =>
+            Promise.resolve(connections.byName[name]),
+          ),
+        }
+      : {}),
+    store: new SqlRunStore(db),
     logs: new FileLogStore(join(setup.stateDir, 'logs')),
     artifacts: new LocalArtifactStore(setup.artifactsDir),
     ...executors,
@@ -34,16 +57,5 @@ export async function composeLocal(setup: LocalSetup): Promise<EngineDeps> {
     newId: randomUUID,
     // Cubes mostly wait on I/O or children; twice the CPUs (at least 4) keeps independent tasks moving.
     parallelism: setup.parallelism ?? Math.max(4, 2 * availableParallelism()),
-  };
-}
-
-/** Where GitHub Actions come from (CONVEYOR_ACTIONS_URL, default https://github.com) and their cache. */
-export function actionDeps(env: NodeJS.ProcessEnv, cacheDir: string, images?: ImageBuilder): ActionDeps {
-  const base = env.CONVEYOR_ACTIONS_URL || DEFAULT_ACTIONS_URL;
-  return {
-    source: new GitActionSource(cacheDir, base),
-    ...(images ? { images } : {}),
-    node: process.execPath,
-    serverUrl: base.replace(/\/+$/, ''),
   };
 }

@@ -5,6 +5,7 @@ import type * as A from './commands/account.js';
 import type * as R from './commands/runs.js';
 import type * as D from './commands/deploy.js';
 import { UsageError } from './output.js';
+import { addServiceConnectionCommands } from './commands/service-connections.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -28,6 +29,12 @@ function program(): Command {
     .option('--artifacts-dir <dir>', 'where artifacts are stored (default: .conveyor/artifacts)')
     .option('-p, --parallel <n>', 'cubes that may run at once (default: twice the CPUs, at least 4)')
     .option('--keep-workspaces', 'keep the task directories after the run, for inspection')
+    .option(
+      '--service-connection <name=audience[,sa,folder]>',
+      'a service connection for ${{ tokens.* }}: id tokens are signed by a key kept in the repository (repeatable)',
+      collect,
+      [],
+    )
     .action(async (flags: import('./commands/run.js').RunFlags) => {
       const { runCommand } = await import('./commands/run.js');
       process.exitCode = await runCommand(flags);
@@ -45,6 +52,7 @@ function program(): Command {
   addServerCommands(cli);
   addClientCommands(cli);
   addDeployCommands(cli);
+  addServiceConnectionCommands(cli);
   return cli;
 }
 

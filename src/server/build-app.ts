@@ -14,6 +14,7 @@ import { artifactDownloadRoutes } from './routes/artifact-downloads.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { environmentRoutes } from './routes/environments.js';
 import { releaseRoutes } from './routes/releases.js';
+import { oidcRoutes, serviceConnectionRoutes } from './routes/service-connections.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -80,5 +81,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(environmentRoutes(ctx));
   await app.register(releaseRoutes(ctx));
   await app.register(deploymentRoutes(ctx));
+  await app.register(serviceConnectionRoutes(ctx));
+  await app.register(oidcRoutes(ctx));
   return app;
 }

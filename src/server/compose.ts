@@ -10,7 +10,7 @@ import { RunEvents } from '../app/run-events.js';
 import { SecretBox, hashToken } from '../app/secret-box.js';
 import { TriggerLoop } from '../app/trigger-loop.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
-import { actionDeps } from '../cli/compose-local.js';
+import { actionDeps } from './compose-actions.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import { FileLogStore } from '../logs/file-log-store.js';
 import { systemClock, type Clock } from '../ports/clock.js';
@@ -18,6 +18,8 @@ import type { DirectoryStore } from '../ports/directory-store.js';
 import { openPostgresDb } from '../store/postgres.js';
 import type { Database } from '../store/schema.js';
 import { SqlDirectoryStore } from '../store/sql-directory-store.js';
+import { SqlIdentityStore } from '../store/sql-identity-store.js';
+import { findConnection, OidcIssuer, tokenMinter } from '../app/id-tokens.js';
 import { SqlRunStore } from '../store/sql-run-store.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
@@ -78,6 +80,24 @@ export function loadSecretBox(dataDir: string, env: NodeJS.ProcessEnv): SecretBo
   return new SecretBox(readFileSync(file, 'utf8').trim());
 }
 
+/** CONVEYOR_OIDC_TOKEN_TTL (seconds, at most 3600) and CONVEYOR_OIDC_KEY_ROTATION_DAYS. */
+export function oidcOptions(env: NodeJS.ProcessEnv): { tokenTtlMs?: number; rotationMs?: number } {
+  const number = (name: string, min: number, max: number): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min || value > max)
+      throw new Error(`${name} must be a number from ${min} to ${max}, got '${text}'`);
+    return value;
+  };
+  const ttl = number('CONVEYOR_OIDC_TOKEN_TTL', 60, 3600);
+  const days = number('CONVEYOR_OIDC_KEY_ROTATION_DAYS', 1, 3650);
+  return {
+    ...(ttl !== undefined ? { tokenTtlMs: ttl * 1000 } : {}),
+    ...(days !== undefined ? { rotationMs: days * 24 * 60 * 60 * 1000 } : {}),
+  };
+}
+
 /** First start: CONVEYOR_ADMIN_TOKEN creates the administrator `admin` authenticated by it. */
 export async function bootstrapAdmin(
   directory: DirectoryStore,
@@ -136,9 +156,15 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const actions = actionDeps(config.env, join(dataDir, 'actions'), images);
   const events = new RunEvents();
   const wake: { dispatcher?: RunDispatcher } = {};
+  const identity = new SqlIdentityStore(db);
+  const issuer = new OidcIssuer(identity, box, clock, {
+    issuer: () => (config.publicUrl ?? baseUrl()).replace(/\/+$/, ''),
+    ...oidcOptions(config.env),
+  });
   const services: RunServices = {
     runs,
     directory,
+    identity,
     mirrors,
     clock,
     newId: randomUUID,
@@ -175,12 +201,17 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       clock,
       newId: randomUUID,
       parallelism: config.parallelism ?? Math.max(4, 2 * availableParallelism()),
+      idTokens: tokenMinter(issuer, { id: repo.id, path: `${repo.orgSlug}/${repo.slug}` }, (name) =>
+        findConnection(identity, repo, name),
+      ),
     }),
   });
   wake.dispatcher = dispatcher;
   const triggers = new TriggerLoop(services, config.triggerTickMs ?? 5000, config.log, deploy.tick);
   const ctx = {
     services,
+    identity,
+    issuer,
     access: new Access(directory, clock),
     box,
     dispatcher,

@@ -9,10 +9,15 @@ import type { LogStore } from '../ports/log-store.js';
 import type { RunView } from './run-view.js';
 import type { DeployEngine } from '../app/deploy-engine.js';
 import type { DeploymentStore } from '../ports/deployment-store.js';
+import type { OidcIssuer } from '../app/id-tokens.js';
+import type { IdentityStore } from '../ports/identity-store.js';
 
 /** Everything the routes use, built once by compose.ts. */
 export interface ServerContext {
   services: RunServices;
+  /** Service connections and the OIDC signing keys. */
+  identity: IdentityStore;
+  issuer: OidcIssuer;
   access: Access;
   box: SecretBox;
   dispatcher: RunDispatcher;

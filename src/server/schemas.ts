@@ -78,6 +78,18 @@ export const SecretBody = Type.Object(
 export type SecretBody = Static<typeof SecretBody>;
 export const SecretName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' });
 
+/** A service connection: what the id tokens of `tokens:` are for. */
+export const ServiceConnectionBody = Type.Object(
+  {
+    audience: Type.String({ minLength: 1, maxLength: 1024 }),
+    service_account_id: Type.Optional(Type.String({ maxLength: 256 })),
+    folder_id: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+export type ServiceConnectionBody = Static<typeof ServiceConnectionBody>;
+export const ServiceConnectionName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' });
+
 const GitRevision = Type.Object(
   {
     branch: Type.Optional(Type.String({ minLength: 1 })),

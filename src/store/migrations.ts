@@ -224,6 +224,33 @@ MIGRATIONS['0004_cancel_requests'] = {
   },
 };
 
+MIGRATIONS['0030_service_connections'] = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('service_connections')
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('scope_id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('audience', 'text', (c) => c.notNull())
+      .addColumn('service_account_id', 'text')
+      .addColumn('folder_id', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('service_connections_pk', ['scope', 'scope_id', 'name'])
+      .execute();
+    // One row per key generation: replicas that rotate at once race on the primary key, one wins.
+    await db.schema
+      .createTable('oidc_signing_keys')
+      .addColumn('generation', 'integer', (c) => c.primaryKey())
+      .addColumn('kid', 'text', (c) => c.notNull().unique())
+      .addColumn('alg', 'text', (c) => c.notNull())
+      .addColumn('public_jwk', 'text', (c) => c.notNull())
+      .addColumn('private_enc', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
 
 /** Brings the schema up to date; throws with the failing migration's error. */

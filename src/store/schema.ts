@@ -155,6 +155,28 @@ export interface Database extends RunTables {
   deploy_runs: DeployRunsTable;
   deploy_jobs: DeployJobsTable;
   audit_log: AuditLogTable;
+  service_connections: ServiceConnectionsTable;
+  oidc_signing_keys: OidcSigningKeysTable;
+}
+
+export interface ServiceConnectionsTable {
+  scope: string;
+  scope_id: string;
+  name: string;
+  audience: string;
+  service_account_id: string | null;
+  folder_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OidcSigningKeysTable {
+  generation: number;
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_enc: string;
+  created_at: number;
 }
 
 export interface EnvironmentsTable {

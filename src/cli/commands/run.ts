@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pc from 'picocolors';
 import { CONFIG_PATHS, loadConfig } from '../../app/load-config.js';
@@ -13,6 +13,7 @@ import { runJson } from '../../transport/run-json.js';
 import { findRepo, readHeadCommit } from '../../workspace/git.js';
 import { WorkingTreeWorkspaces } from '../../workspace/working-tree-workspaces.js';
 import { composeLocal } from '../compose-local.js';
+import { parseConnectionFlags, writeLocalIssuer } from '../local-connections.js';
 import { parseAssignments, printDiagnostics, UsageError } from '../output.js';
 import { LiveTree } from '../render/live-tree.js';
 import { PlainLines } from '../render/plain-lines.js';
@@ -28,6 +29,7 @@ export interface RunFlags {
   artifactsDir?: string;
   parallel?: string;
   keepWorkspaces?: boolean;
+  serviceConnection: string[];
 }
 
 /** `conveyor run`: executes the repository's pipeline on this machine. Returns the exit code. */
@@ -68,11 +70,14 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     keep: !!flags.keepWorkspaces,
     exclude,
   });
+  const repoPath = `local/${basename(root)}`;
+  const byName = parseConnectionFlags(flags.serviceConnection ?? [], Date.now());
   const deps = await composeLocal({
     stateDir,
     artifactsDir,
     workspaces,
     ...(parallelism ? { parallelism } : {}),
+    ...(Object.keys(byName).length ? { connections: { byName, repoPath } } : {}),
   });
   try {
     const listener = pickListener(flags);
@@ -86,6 +91,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         secrets,
         ...(repo ? { commit: await readHeadCommit(repo.top, repo.headRef) } : {}),
         repoUrl: pathToFileURL(root).href,
+        repoPath,
+        connections: Object.keys(byName),
       },
       listener,
     );
@@ -112,6 +119,13 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       process.stdout.write(JSON.stringify(json, null, 2) + '\n');
     } else {
       await printSummary(run, deps.logs, process.stdout, relative(process.cwd(), artifactsDir) || '.');
+    }
+    if (deps.issuer) {
+      const jwks = await writeLocalIssuer(stateDir, deps.issuer);
+      if (!flags.json)
+        process.stderr.write(
+          pc.dim(`Id tokens were signed by this repository's local key; verify them with ${jwks}\n`),
+        );
     }
     if (flags.keepWorkspaces && !flags.json)
       process.stderr.write(pc.dim(`Task directories kept in ${baseDir}\n`));

@@ -13,19 +13,8 @@ export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
   const { access } = ctx;
   const { directory, clock, newId, mirrors } = ctx.services;
 
-  const orgOf = async (slug: string): Promise<Org> => {
-    const org = await directory.findOrg(slug.toLowerCase());
-    if (!org) throw notFound(`organization '${slug}' not found`);
-    return org;
-  };
-  /** Server administrators and the organization's admins manage it. */
-  const manage = async (principal: Principal, slug: string): Promise<Org> => {
-    const user = access.requireUser(principal);
-    const org = await orgOf(slug);
-    if (!user.admin && (await directory.orgRole(org.id, user.id)) !== 'admin')
-      throw denied(`only admins of organization '${org.slug}' may do this`);
-    return org;
-  };
+  const orgOf = (slug: string): Promise<Org> => findOrg(ctx, slug);
+  const manage = (principal: Principal, slug: string): Promise<Org> => manageOrg(ctx, principal, slug);
 
   return plugin((app) => {
     app.post<{ Body: CreateOrgBody }>(
@@ -107,4 +96,19 @@ export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
       return (await manage(request.principal, params.org_slug)).id;
     });
   });
+}
+
+async function findOrg(ctx: ServerContext, slug: string): Promise<Org> {
+  const org = await ctx.services.directory.findOrg(slug.toLowerCase());
+  if (!org) throw notFound(`organization '${slug}' not found`);
+  return org;
+}
+
+/** Server administrators and the organization's admins manage it. */
+export async function manageOrg(ctx: ServerContext, principal: Principal, slug: string): Promise<Org> {
+  const user = ctx.access.requireUser(principal);
+  const org = await findOrg(ctx, slug);
+  if (!user.admin && (await ctx.services.directory.orgRole(org.id, user.id)) !== 'admin')
+    throw denied(`only admins of organization '${org.slug}' may do this`);
+  return org;
 }

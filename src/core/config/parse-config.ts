@@ -53,8 +53,15 @@ export function parseCiConfig(source: string, file: string): ParseResult {
   const entries = d.entries(root, 'the config', { line: 1, column: 1 });
   if (!entries) return { diagnostics: bag.sorted() };
   // Keys starting with x- or . hold YAML anchors for reuse (as in Compose files): not warned about.
+  const triggerKeys = ['push', 'pull_request', 'schedule'];
+  for (const e of entries.filter((x) => triggerKeys.includes(x.key)))
+    bag.warning(
+      e.keyPos,
+      `'${e.key}' at the top level is ignored: SourceCraft reads triggers under on:`,
+      `indent it under \`on:\` (on:\n  ${e.key}: ...)`,
+    );
   d.checkKeys(
-    entries.filter((e) => !e.key.startsWith('x-') && !e.key.startsWith('.')),
+    entries.filter((e) => !e.key.startsWith('x-') && !e.key.startsWith('.') && !triggerKeys.includes(e.key)),
     TOP_KEYS,
     'the config',
   );

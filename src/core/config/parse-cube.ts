@@ -98,7 +98,7 @@ function decodeCubeKey(d: Decoder, cube: RawCube, entry: Entry, label: string): 
       if (name === undefined) return;
       const ref = parseActionRef(name);
       if ('error' in ref) d.bag.error(entry.pos, `action of ${label}: ${ref.error}`, ACTION_HINT);
-      else cube.action = name;
+      cube.action = name;
       return;
     }
     case 'with':

@@ -8,6 +8,8 @@ export const CONTAINER_ENV = {
   CONVEYOR_CONTAINER_RUNTIME: 'podman',
   CONVEYOR_CONTAINER_RUN_ARGS:
     '--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none --pull=never',
+  CONVEYOR_CONTAINER_BUILD_ARGS:
+    '--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --pull=never',
 };
 
 export const TEST_IMAGE = 'localhost/conveyor-test-busybox:latest';

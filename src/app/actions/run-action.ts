@@ -70,7 +70,16 @@ export class ActionRun {
   failure: string | undefined;
   private readonly actionsDir: string;
 
+  /** The first `::error::` of the process running now: it explains a failure better than an exit code. */
+  private stepError: string | undefined;
+
   constructor(readonly req: ActionCubeRequest) {
+    const onCommand = req.host.onCommand;
+    req.host.onCommand = (event) => {
+      if (event.kind === 'annotation' && event.level === 'error')
+        this.stepError ??= `${event.location ? `${event.location}: ` : ''}${event.message}`;
+      onCommand(event);
+    };
     this.vars = runnerVars(req.place);
     this.pathAdds = [...req.path];
     this.actionsDir = join(req.place.dirs.root, '_actions');
@@ -249,12 +258,13 @@ export class ActionRun {
   /** Runs a process and folds what it wrote (env, path) into the cube's state. */
   async process(spec: Parameters<typeof runStepProcess>[1]): Promise<StepResult> {
     this.host.note(`${spec.label}`);
+    this.stepError = undefined;
     const result = await runStepProcess(this.host, spec);
     Object.assign(this.envAdds, result.env);
     this.pathAdds = [...result.path, ...this.pathAdds];
     const { exit } = result;
     if (exit.kind === 'exited' && exit.code !== 0) {
-      this.failure ??= `${spec.label} exited with code ${exit.code}`;
+      this.failure ??= `${spec.label} exited with code ${exit.code}${this.stepError ? `: ${this.stepError}` : ''}`;
     } else if (exit.kind !== 'exited') {
       this.stopped ??= exit;
       if (exit.kind === 'error') this.failure ??= exit.message;

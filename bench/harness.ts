@@ -14,13 +14,18 @@ export interface Timed {
 }
 
 /** Runs a command, timing it from spawn to exit and sampling its peak RSS (VmHWM) from /proc. */
-export function timeCommand(command: string, args: string[], cwd?: string): Promise<Timed> {
+export function timeCommand(
+  command: string,
+  args: string[],
+  cwd?: string,
+  env: Record<string, string> = {},
+): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(command, args, {
       cwd,
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...env },
     });
     let stdout = '';
     let peakRssKb = 0;

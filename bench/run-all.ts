@@ -1,4 +1,6 @@
 import { benchLogThroughput } from './run-log-throughput.js';
+import { benchActionStart } from './action-start.js';
+import { benchIdTokens } from './id-tokens.js';
 import { benchOverhead } from './run-overhead.js';
 
 /** `npm run bench`: every benchmark, each printed as a table. BENCH_RUNS sets the repetitions. */
@@ -6,9 +8,16 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 console.log(
   `Conveyor benchmarks on ${process.platform}/${process.arch}, Node ${process.version}; ${runs} runs each`,
 );
-await benchOverhead(runs);
-await benchLogThroughput(Math.max(1, Math.ceil(runs / 2)));
-if (process.env.BENCH_ONLY !== 'run') {
+// BENCH_ONLY=run,actions,oidc,server picks parts (comma-separated); unset runs them all.
+const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
+const want = (part: string) => only.length === 0 || only.includes(part);
+if (want('run')) {
+  await benchOverhead(runs);
+  await benchLogThroughput(Math.max(1, Math.ceil(runs / 2)));
+}
+if (want('actions')) await benchActionStart(runs);
+if (want('oidc')) await benchIdTokens();
+if (want('server')) {
   const { benchServerAll } = await import('./server-bench.js');
   await benchServerAll(runs);
 }

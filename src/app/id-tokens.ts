@@ -261,3 +261,21 @@ export async function findConnection(
     (await store.getConnection('repo', repo.id, name)) ?? (await store.getConnection('org', repo.orgId, name))
   );
 }
+
+/** CONVEYOR_OIDC_TOKEN_TTL (seconds, at most 3600) and CONVEYOR_OIDC_KEY_ROTATION_DAYS. */
+export function oidcOptions(env: NodeJS.ProcessEnv): { tokenTtlMs?: number; rotationMs?: number } {
+  const number = (name: string, min: number, max: number): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min || value > max)
+      throw new Error(`${name} must be a number from ${min} to ${max}, got '${text}'`);
+    return value;
+  };
+  const ttl = number('CONVEYOR_OIDC_TOKEN_TTL', 60, 3600);
+  const days = number('CONVEYOR_OIDC_KEY_ROTATION_DAYS', 1, 3650);
+  return {
+    ...(ttl !== undefined ? { tokenTtlMs: ttl * 1000 } : {}),
+    ...(days !== undefined ? { rotationMs: days * 24 * 60 * 60 * 1000 } : {}),
+  };
+}

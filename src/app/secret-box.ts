@@ -6,6 +6,8 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * Encryption at rest for secrets (AES-256-GCM) and signing of short-lived URLs (HMAC-SHA256), both
@@ -70,4 +72,16 @@ export function newToken(): string {
 /** Tokens are random, so one SHA-256 is the right hash: a slow hash buys nothing and costs every request. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/** The server key: CONVEYOR_SECRET_KEY, else `secret.key` in the data dir (created once, mode 0600). */
+export function loadSecretBox(dataDir: string, env: NodeJS.ProcessEnv): SecretBox {
+  if (env.CONVEYOR_SECRET_KEY) return new SecretBox(env.CONVEYOR_SECRET_KEY);
+  const file = join(dataDir, 'secret.key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${SecretBox.generateKey()}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  return new SecretBox(readFileSync(file, 'utf8').trim());
 }

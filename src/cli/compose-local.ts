@@ -12,9 +12,9 @@ import { actionDeps } from '../server/compose-actions.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { SqlIdentityStore } from '../store/sql-identity-store.js';
 import { SqlRunStore } from '../store/sql-run-store.js';
-import { OidcIssuer, tokenMinter } from '../app/id-tokens.js';
+import type { OidcIssuer } from '../app/id-tokens.js';
 import type { ServiceConnection } from '../ports/identity-store.js';
-import { loadSecretBox, oidcOptions } from '../server/compose.js';
+import { loadSecretBox } from '../app/secret-box.js';
 
 export interface LocalSetup {
   stateDir: string;
@@ -32,18 +32,22 @@ export async function composeLocal(setup: LocalSetup): Promise<EngineDeps & { is
   const db = await openSqliteDb(join(setup.stateDir, 'local.db'));
   const connections = setup.connections;
   // Tokens are signed by a key of this repository's state dir (encrypted with its own secret.key).
-  const issuer = connections
-    ? new OidcIssuer(new SqlIdentityStore(db), loadSecretBox(setup.stateDir, process.env), systemClock, {
-        issuer: () => process.env.CONVEYOR_OIDC_ISSUER || LOCAL_ISSUER,
-        ...oidcOptions(process.env),
-      })
-    : undefined;
+  // Loaded only when needed: the JOSE library is not part of every `conveyor run`'s start.
+  const oidc = connections ? await import('../app/id-tokens.js') : undefined;
+  const issuer =
+    oidc &&
+    new oidc.OidcIssuer(new SqlIdentityStore(db), loadSecretBox(setup.stateDir, process.env), systemClock, {
+      issuer: () => process.env.CONVEYOR_OIDC_ISSUER || LOCAL_ISSUER,
+      ...oidc.oidcOptions(process.env),
+    });
   return {
-    ...(issuer && connections
+    ...(oidc && issuer && connections
       ? {
           issuer,
-          idTokens: tokenMinter(issuer, { id: connections.repoPath, path: connections.repoPath }, (name) =>
-            Promise.resolve(connections.byName[name]),
+          idTokens: oidc.tokenMinter(
+            issuer,
+            { id: connections.repoPath, path: connections.repoPath },
+            (name) => Promise.resolve(connections.byName[name]),
           ),
         }
       : {}),

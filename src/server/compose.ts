@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
@@ -7,7 +7,7 @@ import { Access } from '../app/access.js';
 import type { RunServices } from '../app/create-run.js';
 import { RunDispatcher } from '../app/run-dispatcher.js';
 import { RunEvents } from '../app/run-events.js';
-import { SecretBox, hashToken } from '../app/secret-box.js';
+import { hashToken, loadSecretBox } from '../app/secret-box.js';
 import { TriggerLoop } from '../app/trigger-loop.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
 import { actionDeps } from './compose-actions.js';
@@ -19,7 +19,7 @@ import { openPostgresDb } from '../store/postgres.js';
 import type { Database } from '../store/schema.js';
 import { SqlDirectoryStore } from '../store/sql-directory-store.js';
 import { SqlIdentityStore } from '../store/sql-identity-store.js';
-import { findConnection, OidcIssuer, tokenMinter } from '../app/id-tokens.js';
+import { findConnection, OidcIssuer, oidcOptions, tokenMinter } from '../app/id-tokens.js';
 import { SqlRunStore } from '../store/sql-run-store.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
@@ -68,36 +68,6 @@ export async function openDatabase(
   );
 }
 
-/** The server key: CONVEYOR_SECRET_KEY, else `secret.key` in the data dir (created once, mode 0600). */
-export function loadSecretBox(dataDir: string, env: NodeJS.ProcessEnv): SecretBox {
-  if (env.CONVEYOR_SECRET_KEY) return new SecretBox(env.CONVEYOR_SECRET_KEY);
-  const file = join(dataDir, 'secret.key');
-  if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, `${SecretBox.generateKey()}\n`, { mode: 0o600, flag: 'wx' });
-  }
-  chmodSync(file, 0o600);
-  return new SecretBox(readFileSync(file, 'utf8').trim());
-}
-
-/** CONVEYOR_OIDC_TOKEN_TTL (seconds, at most 3600) and CONVEYOR_OIDC_KEY_ROTATION_DAYS. */
-export function oidcOptions(env: NodeJS.ProcessEnv): { tokenTtlMs?: number; rotationMs?: number } {
-  const number = (name: string, min: number, max: number): number | undefined => {
-    const text = env[name];
-    if (text === undefined || text === '') return undefined;
-    const value = Number(text);
-    if (!Number.isFinite(value) || value < min || value > max)
-      throw new Error(`${name} must be a number from ${min} to ${max}, got '${text}'`);
-    return value;
-  };
-  const ttl = number('CONVEYOR_OIDC_TOKEN_TTL', 60, 3600);
-  const days = number('CONVEYOR_OIDC_KEY_ROTATION_DAYS', 1, 3650);
-  return {
-    ...(ttl !== undefined ? { tokenTtlMs: ttl * 1000 } : {}),
-    ...(days !== undefined ? { rotationMs: days * 24 * 60 * 60 * 1000 } : {}),
-  };
-}
-
 /** First start: CONVEYOR_ADMIN_TOKEN creates the administrator `admin` authenticated by it. */
 export async function bootstrapAdmin(
   directory: DirectoryStore,
@@ -130,6 +100,8 @@ export async function bootstrapAdmin(
   );
   log('created the administrator "admin", authenticated by CONVEYOR_ADMIN_TOKEN');
 }
+
+export { loadSecretBox };
 
 export interface Composed {
   ctx: ServerContext;

@@ -7,27 +7,39 @@ import type { ActionRepoRef, ActionSource, FetchedAction } from '../ports/action
 
 const exec = promisify(execFile);
 const GIT_TIMEOUT_MS = 120_000;
+/** How long a ref's resolution is reused before the remote is asked again (a tag may move). */
+const RESOLVE_TTL_MS = 60_000;
+
+interface Resolution {
+  sha: string;
+  refspec?: string;
+  note?: string;
+}
 
 export const DEFAULT_ACTIONS_URL = 'https://github.com';
 
 /**
  * GitHub Actions fetched with git from `<baseUrl>/owner/repo` and kept under `cacheDir`, one
- * directory per repository and commit (files only, no .git). A ref is resolved on every fetch
- * (`git ls-remote`: tags move), but a commit already cached is never downloaded again; when the
- * remote cannot be reached, the last resolution of that ref is used, and the log says so.
+ * directory per repository and commit (files only, no .git). A ref is resolved with `git ls-remote`
+ * at most once a minute per process (tags move, so it is asked again after that); a commit already
+ * cached is never downloaded again. When the remote cannot be reached, the last resolution of that
+ * ref is used, and the log says so.
  */
 export class GitActionSource implements ActionSource {
   private readonly downloads = new Map<string, Promise<void>>();
+  /** `url@ref` -> its resolution, reused for RESOLVE_TTL_MS (a run's cubes ask for the same refs). */
+  private readonly resolved = new Map<string, { at: number; value: Promise<Resolution> }>();
 
   constructor(
     private readonly cacheDir: string,
     private readonly baseUrl: string = DEFAULT_ACTIONS_URL,
+    private readonly resolveTtlMs = RESOLVE_TTL_MS,
   ) {}
 
   async fetch(ref: ActionRepoRef, into: string): Promise<FetchedAction> {
     const url = ref.url ?? `${this.baseUrl.replace(/\/+$/, '')}/${ref.owner}/${ref.repo}`;
     const home = join(this.cacheDir, safeName(url));
-    const resolved = await this.resolve(url, ref.ref, home);
+    const resolved = await this.resolveOnce(url, ref.ref, home);
     const cached = join(home, resolved.sha);
     const hit = await exists(cached);
     if (!hit) await this.download(url, ref.ref, resolved, cached);
@@ -44,11 +56,18 @@ export class GitActionSource implements ActionSource {
     };
   }
 
-  private async resolve(
-    url: string,
-    ref: string,
-    home: string,
-  ): Promise<{ sha: string; refspec?: string; note?: string }> {
+  private resolveOnce(url: string, ref: string, home: string): Promise<Resolution> {
+    const key = `${url}@${ref}`;
+    const now = Date.now();
+    const known = this.resolved.get(key);
+    if (known && now - known.at < this.resolveTtlMs) return known.value;
+    const value = this.resolve(url, ref, home);
+    this.resolved.set(key, { at: now, value });
+    value.catch(() => this.resolved.delete(key));
+    return value;
+  }
+
+  private async resolve(url: string, ref: string, home: string): Promise<Resolution> {
     if (/^[0-9a-f]{40}$/i.test(ref)) return { sha: ref.toLowerCase() };
     const memo = join(home, 'refs.json');
     let listing: string;
@@ -89,12 +108,7 @@ export class GitActionSource implements ActionSource {
   }
 
   /** Downloads one commit into the cache: shallow when the ref is a name, whole otherwise. */
-  private download(
-    url: string,
-    ref: string,
-    resolved: { sha: string; refspec?: string },
-    target: string,
-  ): Promise<void> {
+  private download(url: string, ref: string, resolved: Resolution, target: string): Promise<void> {
     const running = this.downloads.get(target);
     if (running) return running;
     const job = (async () => {

@@ -318,7 +318,7 @@ describe('config validation errors (file:line:column, message, hint)', () => {
       /unsupported expression/,
     );
   });
-  it('GitHub Action cubes are a clear error', () => {
+  it('a GitHub Action cube without @ref is an error at the reference', () => {
     expectError(
       y([
         'workflows:',
@@ -327,11 +327,12 @@ describe('config validation errors (file:line:column, message, hint)', () => {
         '      - name: t',
         '        cubes:',
         '          - name: c',
-        '            action: actions/checkout@v4',
+        '            action: actions/checkout',
       ]),
       7,
-      13,
-      /GitHub Action cube .* does not run yet/,
+      21,
+      /action of cube 'c': 'actions\/checkout' has no @ref/,
+      /owner\/repo@v1/,
     );
   });
   it('GitLab pipeline cubes are a clear error', () => {

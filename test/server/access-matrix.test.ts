@@ -106,6 +106,48 @@ const MATRIX: [string, string, unknown, Record<Who, number>][] = [
     undefined,
     { anonymous: 404, other: 404, viewer: 403, developer: 403, admin: 204 },
   ],
+  [
+    'PUT',
+    `${P}/cicd/service-connections/sc`,
+    { audience: 'https://cloud.example' },
+    { anonymous: 404, other: 404, viewer: 403, developer: 403, admin: 200 },
+  ],
+  [
+    'GET',
+    `${P}/cicd/service-connections`,
+    undefined,
+    { anonymous: 404, other: 404, viewer: 403, developer: 403, admin: 200 },
+  ],
+  [
+    'GET',
+    `${P}/cicd/service-connections/sc`,
+    undefined,
+    { anonymous: 404, other: 404, viewer: 403, developer: 403, admin: 200 },
+  ],
+  [
+    'DELETE',
+    `${P}/cicd/service-connections/sc`,
+    undefined,
+    { anonymous: 404, other: 404, viewer: 403, developer: 403, admin: 204 },
+  ],
+  [
+    'PUT',
+    '/orgs/acme/cicd/service-connections/sc',
+    { audience: 'https://cloud.example' },
+    { anonymous: 401, other: 403, viewer: 403, developer: 403, admin: 403 },
+  ],
+  [
+    'GET',
+    '/.well-known/openid-configuration',
+    undefined,
+    { anonymous: 200, other: 200, viewer: 200, developer: 200, admin: 200 },
+  ],
+  [
+    'GET',
+    '/.well-known/jwks',
+    undefined,
+    { anonymous: 200, other: 200, viewer: 200, developer: 200, admin: 200 },
+  ],
   ['GET', `${P}/roles`, undefined, { anonymous: 404, other: 404, viewer: 403, developer: 403, admin: 200 }],
   [
     'POST',

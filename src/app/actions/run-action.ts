@@ -74,7 +74,7 @@ export class ActionRun {
   private stepError: string | undefined;
 
   constructor(readonly req: ActionCubeRequest) {
-    const onCommand = req.host.onCommand;
+    const onCommand = req.host.onCommand.bind(req.host);
     req.host.onCommand = (event) => {
       if (event.kind === 'annotation' && event.level === 'error')
         this.stepError ??= `${event.location ? `${event.location}: ` : ''}${event.message}`;
@@ -263,8 +263,9 @@ export class ActionRun {
     Object.assign(this.envAdds, result.env);
     this.pathAdds = [...result.path, ...this.pathAdds];
     const { exit } = result;
+    const stepError = this.stepError as string | undefined; // set by onCommand while the step ran
     if (exit.kind === 'exited' && exit.code !== 0) {
-      this.failure ??= `${spec.label} exited with code ${exit.code}${this.stepError ? `: ${this.stepError}` : ''}`;
+      this.failure ??= `${spec.label} exited with code ${exit.code}${stepError ? `: ${stepError}` : ''}`;
     } else if (exit.kind !== 'exited') {
       this.stopped ??= exit;
       if (exit.kind === 'error') this.failure ??= exit.message;

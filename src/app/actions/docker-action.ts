@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { evaluateCondition, interpolate } from '../../core/actions/expr.js';
+import { interpolate } from '../../core/actions/expr.js';
 import type { ImageDef } from '../../core/config/model.js';
 import type { ActionRun, LoadedAction } from './run-action.js';
 
@@ -25,29 +25,25 @@ export async function runDocker(
   const args = runs.args.map((a) => interpolate(a, ctx));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(runs.env)) env[k] = interpolate(v, ctx);
-  const outputs: Record<string, string> = {};
-  let state: Record<string, string> = {};
-  const phases: [string, string | undefined, string, boolean][] = [
-    ['pre', runs.preEntrypoint, runs.preIf ?? 'always()', false],
-    ['main', runs.entrypoint, 'success()', true],
-    ['post', runs.postEntrypoint, runs.postIf ?? 'always()', false],
-  ];
-  for (const [phase, entrypoint, condition, always] of phases) {
-    if ((!entrypoint && !always) || rt.stopped) continue;
-    if (!evaluateCondition(condition, rt.context(action, inputs, {}), 'success()')) continue;
-    const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
-    const spec: ImageDef = { name: image, args, ...(entrypoint ? { entrypoint: [entrypoint] } : {}) };
-    const result = await rt.process({
-      label: `run ${action.label} (${phase}, image ${image})`,
-      image: spec,
-      env: { ...rt.baseEnv(), ...rt.actionEnv(action, inputs), ...env, ...stepEnv, ...stateEnv },
-      path: [],
-    });
-    Object.assign(outputs, result.outputs);
-    state = { ...state, ...result.state };
-    if (result.exit.kind === 'exited' && result.exit.code !== 0) rt.status = 'failure';
-  }
-  return outputs;
+  const entrypoints = { pre: runs.preEntrypoint, main: runs.entrypoint, post: runs.postEntrypoint };
+  return rt.runPhases(
+    action,
+    inputs,
+    {
+      pre: runs.preEntrypoint ? (runs.preIf ?? 'always()') : undefined,
+      post: runs.postEntrypoint ? (runs.postIf ?? 'always()') : undefined,
+    },
+    (phase, stateEnv) => {
+      const entrypoint = entrypoints[phase];
+      const spec: ImageDef = { name: image, args, ...(entrypoint ? { entrypoint: [entrypoint] } : {}) };
+      return {
+        label: `run ${action.label} (${phase}, image ${image})`,
+        image: spec,
+        env: { ...rt.baseEnv(), ...rt.actionEnv(action, inputs), ...env, ...stepEnv, ...stateEnv },
+        path: [],
+      };
+    },
+  );
 }
 
 /** The image to run: pulled by name (docker://), or built from the action's Dockerfile. */

@@ -9,7 +9,14 @@ import { runnerVars, type RunnerPlace, type RunnerVars } from './action-env.js';
 import { runComposite } from './composite.js';
 import { runDocker } from './docker-action.js';
 import { hashFiles } from './hash-files.js';
-import { ENV_SHIM, runStepProcess, shellQuote, type StepHost, type StepResult } from './step-process.js';
+import {
+  ENV_SHIM,
+  runStepProcess,
+  shellQuote,
+  type StepHost,
+  type StepResult,
+  type StepSpec,
+} from './step-process.js';
 
 /** What running actions needs besides the executors. */
 export interface ActionDeps {
@@ -256,7 +263,7 @@ export class ActionRun {
   }
 
   /** Runs a process and folds what it wrote (env, path) into the cube's state. */
-  async process(spec: Parameters<typeof runStepProcess>[1]): Promise<StepResult> {
+  async process(spec: StepSpec): Promise<StepResult> {
     this.host.note(`${spec.label}`);
     this.stepError = undefined;
     const result = await runStepProcess(this.host, spec);
@@ -287,23 +294,46 @@ export class ActionRun {
       this.host.note(`${action.label} declares ${runs.version}; it runs with Node.js ${process.version}`);
     const shim = join(this.actionsDir, 'conveyor-env-shim.cjs');
     if (!existsSync(shim)) writeFileSync(shim, ENV_SHIM);
-    const outputs: Record<string, string> = {};
-    let state: Record<string, string> = {};
-    const phases: [string, string | undefined, string][] = [
-      ['pre', runs.pre, runs.preIf ?? 'always()'],
-      ['main', runs.main, 'success()'],
-      ['post', runs.post, runs.postIf ?? 'always()'],
-    ];
-    for (const [phase, file, condition] of phases) {
-      if (!file || this.stopped) continue;
-      if (!evaluateCondition(condition, this.context(action, inputs, {}), 'success()')) continue;
-      const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
-      const result = await this.process({
+    const file = (phase: 'pre' | 'main' | 'post') => (phase === 'main' ? runs.main : runs[phase]);
+    return this.runPhases(
+      action,
+      inputs,
+      {
+        pre: runs.pre ? (runs.preIf ?? 'always()') : undefined,
+        post: runs.post ? (runs.postIf ?? 'always()') : undefined,
+      },
+      (phase, stateEnv) => ({
         label: `run ${action.label} (${phase})`,
-        script: `exec ${shellQuote(this.req.deps.node)} --require ${shellQuote(shim)} ${shellQuote(join(action.dir, file))}`,
+        script: `exec ${shellQuote(this.req.deps.node)} --require ${shellQuote(shim)} ${shellQuote(join(action.dir, file(phase) ?? ''))}`,
         env: { ...this.baseEnv(), ...this.actionEnv(action, inputs), ...stepEnv, ...stateEnv },
         path: this.pathAdds,
-      });
+      }),
+    );
+  }
+
+  /**
+   * pre (when given, if its condition holds), main (if all went well), post (when given, if its
+   * condition holds: by default also after a failure). State written by one reaches the next as
+   * STATE_*; the outputs of all three add up.
+   */
+  async runPhases(
+    action: LoadedAction,
+    inputs: Record<string, string>,
+    conditions: { pre?: string | undefined; post?: string | undefined },
+    spec: (phase: 'pre' | 'main' | 'post', stateEnv: Record<string, string>) => StepSpec,
+  ): Promise<Record<string, string>> {
+    const outputs: Record<string, string> = {};
+    let state: Record<string, string> = {};
+    const phases: ['pre' | 'main' | 'post', string | undefined][] = [
+      ['pre', conditions.pre],
+      ['main', 'success()'],
+      ['post', conditions.post],
+    ];
+    for (const [phase, condition] of phases) {
+      if (condition === undefined || this.stopped) continue;
+      if (!evaluateCondition(condition, this.context(action, inputs, {}), 'success()')) continue;
+      const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
+      const result = await this.process(spec(phase, stateEnv));
       Object.assign(outputs, result.outputs);
       state = { ...state, ...result.state };
       if (result.exit.kind === 'exited' && result.exit.code !== 0) this.status = 'failure';

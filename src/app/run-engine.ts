@@ -254,7 +254,11 @@ export class RunEngine {
     this.running.add(cube);
     this.setCube(state, cube, { type: 'start' });
     const path = [state.workflow.slug, state.task.slug, cube.slug];
-    const onOutput = this.listener.onOutput;
+    // Called through the listener: a listener's onOutput may be a method that uses `this` (LiveTree).
+    const listener = this.listener;
+    const onOutput = listener.onOutput
+      ? (p: string[], chunk: Buffer) => listener.onOutput?.(p, chunk)
+      : undefined;
     const job = runCube(this.deps, {
       run: this.run,
       workflow: state.workflow,

@@ -133,6 +133,7 @@ describe('GitHub Actions cubes with conveyor run', () => {
     assert.doesNotMatch(comp, /this must not run/);
     assert.match(comp, /step 4 \(Allowed to fail\) failed; continue-on-error lets the action go on/);
     assert.match(comp, /helper says Linux/);
+    assert.match(comp, /docker step in \/sourcecraft\/workspace/);
     assert.deepEqual(cube('composite', 'comp').outputs, { greeting: 'hello nested', x: 'nested-x' });
     assert.equal(log('composite', 'show'), 'comp=hello nested x=nested-x\n');
 

@@ -99,6 +99,11 @@ runs:
     - name: Script shipped with the action
       shell: bash
       run: bash "$GITHUB_ACTION_PATH/helper.sh" \${{ runner.os }}
+    - name: An image as a step
+      uses: docker://${TEST_IMAGE}
+      with:
+        entrypoint: /bin/sh
+        args: -c 'echo "docker step in $(pwd)"'
 `,
   'composite/helper.sh': 'echo "helper says $1"\n',
 };

@@ -22,10 +22,12 @@ export async function runDocker(
   const image = await imageOf(rt, action, runs.image);
   if (!image) return undefined;
   const ctx = rt.context(action, inputs, {});
-  const args = runs.args.map((a) => interpolate(a, ctx));
+  const direct = action.ref.kind === 'docker';
+  const args = direct ? splitWords(inputs.args ?? '') : runs.args.map((a) => interpolate(a, ctx));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(runs.env)) env[k] = interpolate(v, ctx);
-  const entrypoints = { pre: runs.preEntrypoint, main: runs.entrypoint, post: runs.postEntrypoint };
+  const main = direct ? inputs.entrypoint || undefined : runs.entrypoint;
+  const entrypoints = { pre: runs.preEntrypoint, main, post: runs.postEntrypoint };
   return rt.runPhases(
     action,
     inputs,
@@ -88,4 +90,9 @@ function contentHash(dir: string): string {
   };
   walk(dir);
   return hash.digest('hex');
+}
+
+/** `with: {args}` of a `docker://` step: words, single or double quotes grouping. */
+function splitWords(text: string): string[] {
+  return [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
 }

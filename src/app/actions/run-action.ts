@@ -142,7 +142,6 @@ export class ActionRun {
 
   /** Ends the cube with an error that is not a process's exit code (a bad reference, a fetch failure). */
   fail(message: string): undefined {
-    this.host.note(message);
     this.status = 'failure';
     this.failure ??= message;
     this.stopped ??= { kind: 'error', message };
@@ -153,9 +152,10 @@ export class ActionRun {
     const ref = parseActionRef(text);
     if ('error' in ref) throw new Error(`action ${text}: ${ref.error}`);
     if (ref.kind === 'docker') {
+      // `uses: docker://image` takes `with: {entrypoint, args}`, as on GitHub.
       const meta: ActionMeta = {
         name: ref.image,
-        inputs: {},
+        inputs: { entrypoint: { required: false }, args: { required: false } },
         outputs: {},
         runs: { using: 'docker', image: text, args: [], env: {} },
       };
@@ -167,10 +167,16 @@ export class ActionRun {
       root = this.req.place.dirs.workspace;
       version = '';
     } else {
-      const fetched = await this.req.deps.source.fetch(
-        { owner: ref.owner, repo: ref.repo, ref: ref.ref, ...(ref.url ? { url: ref.url } : {}) },
-        this.actionsDir,
-      );
+      const fetched = await this.req.deps.source
+        .fetch(
+          { owner: ref.owner, repo: ref.repo, ref: ref.ref, ...(ref.url ? { url: ref.url } : {}) },
+          this.actionsDir,
+        )
+        .catch((error: unknown) => {
+          throw new Error(`action ${text}: ${error instanceof Error ? error.message : String(error)}`, {
+            cause: error,
+          });
+        });
       this.host.note(`action ${describeActionRef(ref)}: ${fetched.note}`);
       root = fetched.dir;
       version = fetched.sha;

@@ -23,6 +23,7 @@ export function runTree(run: RunJson): string {
     `Run #${run.slug} ${colorStatus(run.status)} (${run.event_type}${run.commit ? ` at ${run.commit.sha.slice(0, 12)}` : ''})${seconds(run.dates)}`,
   ];
   for (const message of run.error_messages) lines.push(`${pc.red('!')} ${message}`);
+  for (const warning of run.warnings ?? []) lines.push(`${pc.yellow('warning')}: ${warning}`);
   for (const w of run.workflows) {
     lines.push(`${statusIcon(w.status)} ${pc.bold(w.slug)}${seconds(w.dates)}`);
     for (const t of w.tasks) {

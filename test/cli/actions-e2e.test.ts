@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ActionHost } from '../helpers/actions.js';
@@ -50,6 +51,12 @@ workflows:
             action: acme/greet@v1
             with:
               who: fail
+  escape:
+    tasks:
+      - name: e
+        cubes:
+          - name: symlinked
+            action: ./evil
   missing:
     tasks:
       - name: m
@@ -77,7 +84,13 @@ describe('GitHub Actions cubes with conveyor run', () => {
 
   before(() => {
     publishActions(host);
-    repo = tempRepo({ '.sourcecraft/ci.yaml': CONFIG, 'sub/.keep': '' });
+    repo = tempRepo({ '.sourcecraft/ci.yaml': CONFIG, 'sub/.keep': '' }, { commit: false });
+    // A local action that is a symlink out of the workspace (to an action of the host).
+    symlinkSync(join(host.root, 'acme', 'greet'), join(repo, 'evil'));
+    execFileSync('git', ['add', '-A'], { cwd: repo });
+    execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@e', 'commit', '-qm', 'init'], {
+      cwd: repo,
+    });
   });
 
   async function run(workflow: string, env: Record<string, string> = {}) {
@@ -175,6 +188,13 @@ describe('GitHub Actions cubes with conveyor run', () => {
     } finally {
       renameSync(moved, host.root);
     }
+  });
+
+  it('a local action may not lead the runner out of the workspace through a symlink', async () => {
+    const { cube } = await run('escape');
+    const symlinked = cube('e', 'symlinked');
+    assert.equal(symlinked.status, 'failed');
+    assert.match(symlinked.error_message ?? '', /action \.\/evil: evil leads outside the workspace/);
   });
 
   it('an action that does not exist fails its cube, saying where it was looked for', async () => {

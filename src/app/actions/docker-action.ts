@@ -4,6 +4,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { interpolate } from '../../core/actions/expr.js';
 import type { ImageDef } from '../../core/config/model.js';
 import type { ActionRun, LoadedAction } from './run-action.js';
+import { within } from './step-process.js';
 
 /**
  * A docker action: `runs.image` is `docker://image` or a Dockerfile in the action, built once per
@@ -58,6 +59,8 @@ async function imageOf(rt: ActionRun, action: LoadedAction, image: string): Prom
     );
   const file = join(action.dir, image);
   const context = dirname(file);
+  if (!within(action.root, file))
+    return rt.fail(`${action.label}: runs.image ${image} is not a file inside the action`);
   const version = action.version || contentHash(context);
   const name = (
     action.ref.kind === 'repo'

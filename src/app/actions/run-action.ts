@@ -16,6 +16,7 @@ import {
   type StepHost,
   type StepResult,
   type StepSpec,
+  within,
 } from './step-process.js';
 
 /** What running actions needs besides the executors. */
@@ -54,6 +55,8 @@ export interface ActionOutcome {
 export interface LoadedAction {
   ref: ActionRef;
   label: string;
+  /** The action's repository (or the workspace, for ./path actions); `dir` is inside it. */
+  root: string;
   dir: string;
   meta: ActionMeta;
   /** The commit (repository actions) or a hash of the files (local ones), for image tags. */
@@ -159,7 +162,8 @@ export class ActionRun {
         outputs: {},
         runs: { using: 'docker', image: text, args: [], env: {} },
       };
-      return { ref, label: text, dir: this.req.place.dirs.workspace, meta, version: '' };
+      const workspace = this.req.place.dirs.workspace;
+      return { ref, label: text, root: workspace, dir: workspace, meta, version: '' };
     }
     let root: string;
     let version: string;
@@ -183,6 +187,12 @@ export class ActionRun {
     }
     const dir = ref.path ? join(root, ref.path) : root;
     const file = ['action.yml', 'action.yaml'].map((f) => join(dir, f)).find((f) => existsSync(f));
+    // The runner reads (and builds) what the action names with its own rights: a symlink in the
+    // repository must not lead it to files outside the action's repository or the workspace.
+    if (file && !within(root, file))
+      throw new Error(
+        `action ${describeActionRef(ref)}: ${ref.path || 'action.yml'} leads outside ${ref.kind === 'local' ? 'the workspace' : 'its repository'}`,
+      );
     if (!file)
       throw new Error(
         `action ${describeActionRef(ref)}: no action.yml or action.yaml in ${ref.path || 'its root'}`,
@@ -196,7 +206,7 @@ export class ActionRun {
         { cause: error },
       );
     }
-    return { ref, label: describeActionRef(ref), dir, meta, version };
+    return { ref, label: describeActionRef(ref), root, dir, meta, version };
   }
 
   /** Input values: `with:` (names match ignoring case), else the default (an expression), else ''. */

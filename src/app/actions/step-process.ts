@@ -1,5 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import type { ImageDef } from '../../core/config/model.js';
 import { parseEnvFile } from '../../core/run/env-file.js';
 import { CommandFilter, type CommandEvent } from '../../core/actions/workflow-commands.js';
@@ -158,5 +158,15 @@ function readText(file: string): string {
     return readFileSync(file, 'utf8');
   } catch {
     return '';
+  }
+}
+
+/** Whether `path`, symlinks resolved, is inside `root` (also resolved). */
+export function within(root: string, path: string): boolean {
+  try {
+    const rel = relative(realpathSync(root), realpathSync(path));
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  } catch {
+    return false;
   }
 }

@@ -153,5 +153,7 @@ describe('action.yml and action references', () => {
     assert.deepEqual(parseActionRef('docker://alpine:3'), { kind: 'docker', image: 'alpine:3' });
     assert.ok('error' in parseActionRef('owner@v1'));
     assert.ok('error' in parseActionRef('../x'));
+    assert.ok('error' in parseActionRef('file:///srv/data/mirrors/other.git@main'), 'no local paths');
+    assert.ok('error' in parseActionRef('ext::sh -c touch% /tmp/x@v1'));
   });
 });

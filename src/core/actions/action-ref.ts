@@ -1,7 +1,9 @@
 /**
  * Where a GitHub Action comes from, as `action:` (or a composite step's `uses:`) names it:
  * - `owner/repo[/path]@ref`: the repository `<base>/owner/repo` at `ref`, action in `path`;
- * - `https://host/owner/repo[/path]@ref` (or http://, file://): that git URL (SourceCraft-hosted actions);
+ * - `https://host/owner/repo[/path]@ref` (or http://): that git URL (SourceCraft-hosted actions). Not
+ *   file:// or other schemes: the runner fetches with the server's rights, and a local path could be
+ *   another repository's mirror (CONVEYOR_ACTIONS_URL, set by the administrator, may be file://);
  * - `./path`: a directory of the task's workspace;
  * - `docker://image`: a container image run as a docker action.
  */
@@ -32,7 +34,9 @@ export function parseActionRef(text: string): ActionRef | { error: string } {
   const ref = value.slice(at + 1);
   if (!REF.test(ref) || ref.split('/').includes('..')) return { error: `'${ref}' is not a git ref` };
   const source = value.slice(0, at);
-  const url = /^(https?|file):\/\//.exec(source) ? source : undefined;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source) && !/^https?:\/\//i.test(source))
+    return { error: `'${value}': only https:// (or http://) URLs name actions by URL` };
+  const url = /^https?:\/\//i.test(source) ? source : undefined;
   const parts = (url ? new URL(url).pathname.replace(/^\/+/, '') : source).split('/');
   const [owner, repo, ...rest] = parts;
   if (!owner || !repo || !NAME.test(owner) || !NAME.test(repo) || repo === '..' || owner === '..')

@@ -83,6 +83,16 @@ describe('the real-config corpus', () => {
     const parsed = JSON.parse(result.stdout) as { file: string; diagnostics: Diag[] };
     assert.equal(parsed.file, '.src.ci.yaml');
     assert.match(parsed.diagnostics[0]?.message ?? '', /deprecated config file/);
+    // Read after .sourcecraft/ci.yaml: with both, the new file is the config and nothing is deprecated.
+    const both = tempRepo({
+      '.src.ci.yaml': 'not: [valid',
+      '.sourcecraft/ci.yaml': readFileSync(join(DIR, '38-geo-site.yaml'), 'utf8'),
+    });
+    const preferred = await runCli(['validate', '--json'], { cwd: both });
+    assert.equal(preferred.code, 0, preferred.stdout);
+    const read = JSON.parse(preferred.stdout) as { file: string; diagnostics: Diag[] };
+    assert.equal(read.file, '.sourcecraft/ci.yaml');
+    assert.deepEqual(read.diagnostics, []);
   });
 });
 

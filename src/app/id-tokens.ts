@@ -1,14 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  exportPKCS8,
-  generateKeyPair,
-  importPKCS8,
-  SignJWT,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
+import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
 import type { TokenScope } from '../core/config/model.js';
 import type { RunRecord, TaskRun, WorkflowRun } from '../core/run/model.js';
 import type { Clock } from '../ports/clock.js';
@@ -57,7 +48,7 @@ export interface IssuerOptions {
 
 interface LoadedKey {
   record: SigningKeyRecord;
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
 }
 
 /** Who a token is for and what it says about the run. */
@@ -138,7 +129,14 @@ export class OidcIssuer {
         : request.scope === 'repo'
           ? `repo:${repo.path}`
           : `repo:${repo.path}:ref:${ref}`;
-    const token = await new SignJWT({
+    const claims = {
+      iss: this.options.issuer(),
+      aud: connection.audience,
+      sub,
+      iat: now,
+      nbf: now,
+      exp: now + Math.floor(this.ttlMs / 1000),
+      jti: randomUUID(),
       repository: repo.path,
       repository_id: repo.id,
       repository_owner: org,
@@ -152,18 +150,9 @@ export class OidcIssuer {
       actor: run.user?.slug ?? '',
       scope: request.scope,
       service_connection: connection.name,
-    })
-      .setProtectedHeader({ alg: ALG, kid: key.record.kid, typ: 'JWT' })
-      .setIssuer(this.options.issuer())
-      .setAudience(connection.audience)
-      .setSubject(sub)
-      .setIssuedAt(now)
-      .setNotBefore(now)
-      .setExpirationTime(now + Math.floor(this.ttlMs / 1000))
-      .setJti(randomUUID())
-      .sign(key.privateKey);
+    };
     return {
-      id_token: token,
+      id_token: signJwt({ alg: ALG, kid: key.record.kid, typ: 'JWT' }, claims, key.privateKey),
       service_account_id: connection.serviceAccountId ?? '',
       folder_id: connection.folderId ?? '',
     };
@@ -189,7 +178,7 @@ export class OidcIssuer {
       const newest = keys[0];
       const now = this.clock.now();
       if (newest && now - newest.createdAt < this.rotationMs) {
-        const key = this.current?.key.record.kid === newest.kid ? this.current.key : await this.open(newest);
+        const key = this.current?.key.record.kid === newest.kid ? this.current.key : this.open(newest);
         this.current = { key, readAt: now };
         await this.prune(keys, now);
         return key;
@@ -209,8 +198,8 @@ export class OidcIssuer {
     if (dead) await this.store.deleteSigningKeysBefore(dead.generation + 1);
   }
 
-  private async open(record: SigningKeyRecord): Promise<LoadedKey> {
-    return { record, privateKey: await importPKCS8(this.box.decrypt(record.privateEnc), record.alg) };
+  private open(record: SigningKeyRecord): LoadedKey {
+    return { record, privateKey: createPrivateKey(this.box.decrypt(record.privateEnc)) };
   }
 
   private async newKey(generation: number, now: number): Promise<SigningKeyRecord> {
@@ -226,6 +215,18 @@ export class OidcIssuer {
       createdAt: now,
     };
   }
+}
+
+/**
+ * A compact JWS (RFC 7515) with an RS256 signature made by node:crypto. Keys are made and exported
+ * with jose; signing is done here because jose signs through WebCrypto, asynchronously on the
+ * thread pool, whose tail latency (p99 ~5-8 ms on these machines) misses the 5 ms target, where a
+ * synchronous signature stays near 1 ms. Verified with jose in the tests.
+ */
+function signJwt(header: Record<string, string>, claims: Record<string, unknown>, key: KeyObject): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${part(header)}.${part(claims)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
 }
 
 function eventOf(run: RunRecord): string {

@@ -76,7 +76,7 @@ async function runStep(
   const env = { ...outerEnv };
   for (const [k, v] of Object.entries(step.env)) env[k] = interpolate(v, ctx);
   const before = rt.status;
-  const failureBefore = rt.failure;
+  const failureBefore = { message: rt.failure, code: rt.failedCode };
   let outputs: Record<string, string> = {};
   if (step.run !== undefined) {
     const script = shellScript(
@@ -109,7 +109,8 @@ async function runStep(
   if (failed && tolerate && !rt.stopped) {
     rt.host.note(`${label} failed; continue-on-error lets the action go on`);
     rt.status = 'success';
-    rt.failure = failureBefore;
+    rt.failure = failureBefore.message;
+    rt.failedCode = failureBefore.code;
     return { outputs, outcome, conclusion: 'success' };
   }
   return { outputs, outcome, conclusion: outcome };

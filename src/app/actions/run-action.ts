@@ -1,7 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeActionRef, parseActionRef, type ActionRef } from '../../core/actions/action-ref.js';
-import { evaluateCondition, interpolate, type ExprContext, type Value } from '../../core/actions/expr.js';
+import {
+  evaluateCondition,
+  ExprError,
+  interpolate,
+  type ExprContext,
+  type Value,
+} from '../../core/actions/expr.js';
 import { parseActionMeta, type ActionMeta } from '../../core/actions/metadata.js';
 import type { CubeExit } from '../../ports/executor.js';
 import type { ActionSource, ImageBuilder } from '../../ports/action-source.js';
@@ -78,6 +84,8 @@ export class ActionRun {
   /** Set when the cube must stop (timeout, cancel, an error that is not an exit code). */
   stopped: CubeExit | undefined;
   failure: string | undefined;
+  /** The exit code of the first process that failed: the cube's exit code. */
+  failedCode: number | undefined;
   private readonly actionsDir: string;
 
   /** The first `::error::` of the process running now: it explains a failure better than an exit code. */
@@ -107,7 +115,10 @@ export class ActionRun {
 
   async run(): Promise<ActionOutcome> {
     const outputs = await this.runAction(this.req.action, this.req.with, {}, 0);
-    const exit: CubeExit = this.stopped ?? { kind: 'exited', code: this.status === 'success' ? 0 : 1 };
+    const exit: CubeExit = this.stopped ?? {
+      kind: 'exited',
+      code: this.status === 'success' ? 0 : (this.failedCode ?? 1),
+    };
     return {
       exit,
       outputs: outputs ?? {},
@@ -131,16 +142,17 @@ export class ActionRun {
     } catch (error) {
       return this.fail(error instanceof Error ? error.message : String(error));
     }
-    let inputs: Record<string, string>;
     try {
-      inputs = this.inputs(action, given);
+      const inputs = this.inputs(action, given);
+      const runs = action.meta.runs;
+      if (runs.using === 'composite') return await runComposite(this, action, inputs, stepEnv, depth);
+      if (runs.using === 'docker') return await runDocker(this, action, inputs, stepEnv);
+      return await this.runNode(action, inputs, stepEnv);
     } catch (error) {
-      return this.fail(`${action.label}: ${error instanceof Error ? error.message : String(error)}`);
+      // An expression of action.yml that does not evaluate (a bad default, pre-if or arg).
+      if (!(error instanceof ExprError)) throw error;
+      return this.fail(`${action.label}: ${error.message}`);
     }
-    const runs = action.meta.runs;
-    if (runs.using === 'composite') return runComposite(this, action, inputs, stepEnv, depth);
-    if (runs.using === 'docker') return runDocker(this, action, inputs, stepEnv);
-    return this.runNode(action, inputs, stepEnv);
   }
 
   /** Ends the cube with an error that is not a process's exit code (a bad reference, a fetch failure). */
@@ -288,6 +300,7 @@ export class ActionRun {
     const { exit } = result;
     const stepError = this.stepError as string | undefined; // set by onCommand while the step ran
     if (exit.kind === 'exited' && exit.code !== 0) {
+      this.failedCode ??= exit.code;
       this.failure ??= `${spec.label} exited with code ${exit.code}${stepError ? `: ${stepError}` : ''}`;
     } else if (exit.kind !== 'exited') {
       this.stopped ??= exit;

@@ -138,7 +138,8 @@ function checkKinds(d: Decoder, cube: RawCube, entries: Entry[], label: string):
         'an action cube runs the action; put the commands in a cube of their own',
       );
     }
-  } else if (cube.with !== undefined && !entries.some((e) => e.key === 'action')) {
+  } else if (cube.with !== undefined && !cube.uses) {
+    // (With `uses:`, with: may give the inputs of a top-level action cube.)
     d.bag.warning(at('with'), `${label} has with: but no action:; it is ignored`, ACTION_HINT);
   }
 }

@@ -16,6 +16,10 @@ import { environmentRoutes } from './routes/environments.js';
 import { releaseRoutes } from './routes/releases.js';
 import { oidcRoutes, serviceConnectionRoutes } from './routes/service-connections.js';
 import { SHARED_SCHEMAS } from './schemas.js';
+import { sessionRoutes } from './routes/session.js';
+import { repoBrowseRoutes } from './routes/repo-browse.js';
+import { authenticateRequest } from './ui/authenticate-request.js';
+import { uiRoutes } from './ui/ui-routes.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -52,7 +56,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   app.decorateRequest('principal', null as never); // set by the onRequest hook below
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    request.principal = await ctx.access.authenticate(request.headers.authorization);
+    request.principal = await authenticateRequest(ctx, request);
   });
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toErrorBody(error, request.id);
@@ -83,5 +87,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(deploymentRoutes(ctx));
   await app.register(serviceConnectionRoutes(ctx));
   await app.register(oidcRoutes(ctx));
+  await app.register(sessionRoutes(ctx));
+  await app.register(repoBrowseRoutes(ctx));
+  await app.register(uiRoutes(ctx.uiDir));
   return app;
 }

@@ -27,6 +27,9 @@ import type { ServerContext } from './context.js';
 import { RunView } from './run-view.js';
 import { composeDeployments } from './compose-deployments.js';
 import { RELEASE_DIR_IN_WORKSPACE } from '../app/deploy-engine.js';
+import { SqlSessionStore } from '../store/sql-session-store.js';
+import { UiSessions } from './ui/sessions.js';
+import { findUiDir } from './ui/ui-assets.js';
 
 export interface ServerConfig {
   host: string;
@@ -196,6 +199,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     artifactUrlTtlMs: config.artifactUrlTtlMs ?? 15 * 60 * 1000,
     log: config.log,
     deploy: deploy.deploy,
+    sessions: new UiSessions(new SqlSessionStore(db), directory, clock),
+    uiDir: findUiDir(config.env),
   } as Omit<ServerContext, 'view'> as ServerContext;
   ctx.view = new RunView(ctx);
   return {

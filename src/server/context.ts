@@ -11,6 +11,7 @@ import type { DeployEngine } from '../app/deploy-engine.js';
 import type { DeploymentStore } from '../ports/deployment-store.js';
 import type { OidcIssuer } from '../app/id-tokens.js';
 import type { IdentityStore } from '../ports/identity-store.js';
+import type { UiSessions } from './ui/sessions.js';
 
 /** Everything the routes use, built once by compose.ts. */
 export interface ServerContext {
@@ -34,6 +35,10 @@ export interface ServerContext {
   artifactUrlTtlMs: number;
   log(message: string): void;
   view: RunView;
+  /** Web UI sign-in sessions. */
+  sessions: UiSessions;
+  /** The built web UI's folder, if there is one. */
+  uiDir: string | undefined;
   deploy: {
     deployments: DeploymentStore;
     engine: DeployEngine;

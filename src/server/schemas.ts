@@ -133,6 +133,15 @@ export const PageQuery = Type.Object({
 });
 export type PageQuery = Static<typeof PageQuery>;
 
+/** The runs list's query: paging plus Conveyor's filters (comma-separated statuses, a branch, a workflow). */
+export const RunsQuery = Type.Object({
+  ...PageQuery.properties,
+  status: Type.Optional(Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$', maxLength: 200 })),
+  branch: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  workflow: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+});
+export type RunsQuery = Static<typeof RunsQuery>;
+
 export const LogsQuery = Type.Object({
   page: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^[0-9]{1,12}$' })])),
   timestamps: Type.Optional(Type.Boolean()),

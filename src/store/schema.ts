@@ -157,6 +157,17 @@ export interface Database extends RunTables {
   audit_log: AuditLogTable;
   service_connections: ServiceConnectionsTable;
   oidc_signing_keys: OidcSigningKeysTable;
+  ui_sessions: UiSessionsTable;
+}
+
+/** Browser sessions of the web UI; the cookie's value is stored hashed. */
+export interface UiSessionsTable {
+  token_hash: string;
+  user_id: string;
+  /** The personal access token exchanged for the session: revoking it ends the session. */
+  token_id: string;
+  created_at: number;
+  expires_at: number;
 }
 
 export interface ServiceConnectionsTable {

@@ -12,7 +12,7 @@ import { artifactJson, runJson, workflowJson } from '../../transport/run-json.js
 import type { ServerContext } from '../context.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
 import { getCube } from '../run-view.js';
-import { LogsQuery, PageQuery, RestartBody, RunWorkflowsBody, ref, type GitRevision } from '../schemas.js';
+import { LogsQuery, RestartBody, RunsQuery, RunWorkflowsBody, ref, type GitRevision } from '../schemas.js';
 
 type RunParams = RepoParams & { run_slug: string };
 type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
@@ -37,14 +37,42 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
     return { repo, run, cube: getCube(run, p.workflow_slug, p.task_slug, p.cube_slug).cube };
   };
   const present = async (repo: Repo, run: RunRecord) => runJson(run, await ctx.view.options(repo, run));
+  /** A page of runs that pass the filter: store pages are read until the page is full or runs end. */
+  const listFiltered = async (
+    repoId: string,
+    pageSize: number,
+    before: number | undefined,
+    filter: ((run: RunRecord) => boolean) | undefined,
+  ) => {
+    if (!filter)
+      return services.runs.listRuns(repoId, {
+        pageSize,
+        ...(before !== undefined ? { beforeSlug: before } : {}),
+      });
+    const runs: RunRecord[] = [];
+    let cursor = before;
+    for (;;) {
+      const page = await services.runs.listRuns(repoId, {
+        pageSize: Math.max(pageSize, 50),
+        ...(cursor !== undefined ? { beforeSlug: cursor } : {}),
+      });
+      for (const run of page.runs) {
+        if (!filter(run)) continue;
+        runs.push(run);
+        if (runs.length === pageSize) return { runs, nextBeforeSlug: Number(run.slug) };
+      }
+      if (page.nextBeforeSlug === undefined) return { runs };
+      cursor = page.nextBeforeSlug;
+    }
+  };
 
   return plugin((app) => {
     for (const path of repoPaths('/cicd/runs')) {
-      app.get<{ Params: RepoParams; Querystring: PageQuery }>(
+      app.get<{ Params: RepoParams; Querystring: RunsQuery }>(
         path,
         {
           schema: {
-            querystring: PageQuery,
+            querystring: RunsQuery,
             tags: ['CICD'],
             operationId: opId('ListRuns', path),
             response: { 200: ref('ListRunsResponse') },
@@ -61,10 +89,8 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
             request.query.page_token === undefined || request.query.page_token === ''
               ? undefined
               : decodePageToken(request.query.page_token);
-          const page = await services.runs.listRuns(repo.id, {
-            pageSize,
-            ...(before !== undefined ? { beforeSlug: before } : {}),
-          });
+          const filter = runFilter(request.query);
+          const page = await listFiltered(repo.id, pageSize, before, filter);
           const runs = [];
           for (const run of page.runs) runs.push(await present(repo, run));
           return {
@@ -161,7 +187,11 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
               'Conflict',
               `run ${run.slug} already ended (${run.status}); nothing to cancel`,
             );
-          const outcome = await ctx.dispatcher.cancel(run, `canceled by ${user.slug}`);
+          const comment = request.body?.comment?.trim().slice(0, 1000);
+          const outcome = await ctx.dispatcher.cancel(
+            run,
+            `canceled by ${user.slug}${comment ? `: ${comment}` : ''}`,
+          );
           // Executing on another replica: it stops the run within a second; 202 says so.
           if (outcome === 'requested') reply.code(202);
           return present(repo, await loadRun(repo, run.slug));
@@ -335,6 +365,18 @@ function opId(name: string, path: string): string {
   if (path.startsWith('/repos/:repo_ref')) return `${name}ByID`;
   if (!path.startsWith('/repos/')) return `${name}Legacy`;
   return name;
+}
+
+/** The runs list's filters (status, branch, workflow), or undefined when none is given. */
+function runFilter(query: RunsQuery): ((run: RunRecord) => boolean) | undefined {
+  const statuses = query.status ? new Set(String(query.status).split(',')) : undefined;
+  const branch = query.branch;
+  const workflow = query.workflow;
+  if (!statuses && !branch && !workflow) return undefined;
+  return (run) =>
+    (!statuses || statuses.has(run.status)) &&
+    (!branch || run.context.commit?.ref === `refs/heads/${branch}` || run.context.commit?.ref === branch) &&
+    (!workflow || run.workflows.some((w) => w.slug === workflow));
 }
 
 /** Page tokens are opaque to clients: the slug to continue below, versioned and base64url-encoded. */

@@ -18,3 +18,4 @@ await build({
   },
   logLevel: 'warning',
 });
+await import('./build-ui.mjs');

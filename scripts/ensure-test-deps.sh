@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the system parts the tests use for real are present: podman (container cubes), a local
-# busybox image (no registry is reachable on the build machines, so it is built here) and PostgreSQL.
+# busybox image (no registry is reachable on the build machines, so it is built here), PostgreSQL and
+# Chromium (the web UI's browser tests).
 # Idempotent and quiet when everything is already in place.
 set -euo pipefail
 
@@ -64,6 +65,20 @@ ensure_postgres() {
   exit 1
 }
 
+# The web UI's browser tests drive Debian's Chromium through playwright-core (never a downloaded
+# browser: the build machines reach only npm and Debian), unless CONVEYOR_CHROMIUM names another.
+install_chromium() {
+  if [ -x "${CONVEYOR_CHROMIUM:-/usr/bin/chromium}" ]; then return; fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-test-deps: chromium is missing; install Debian's chromium package, or set CONVEYOR_CHROMIUM" >&2
+    exit 1
+  fi
+  echo "ensure-test-deps: installing chromium (once)…" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 install_podman
+install_chromium
 build_image
 ensure_postgres

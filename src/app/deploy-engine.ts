@@ -156,7 +156,12 @@ export class DeployEngine {
       ciRun: { id: ci.id, slug: ci.slug, url: `/repos/${repo.orgSlug}/${repo.slug}/cicd/runs/${ci.slug}` },
     };
     await this.save(run, [job]);
-    if (ci.status === 'failed') await this.onCiRunEnded(repo, ci);
+    // A run that failed as it was created (a workflow missing at that commit) ends the job here:
+    // going through onCiRunEnded would wait on this run's own chain, which is running this step.
+    if (ci.status === 'failed') {
+      await this.finishFromCiRun(repo, run, job, env, ci);
+      return true;
+    }
     return false;
   }
 
@@ -167,11 +172,21 @@ export class DeployEngine {
     if (!run || !job || job.status !== 'in_progress') return;
     const env = await this.d.deployments.findEnvironment(repo.id, job.environmentId);
     if (!env) return;
-    await this.finishJob(repo, run, job, env, ci.status === 'success', {
+    await this.finishFromCiRun(repo, run, job, env, ci);
+    await this.advance(repo, run.id);
+  }
+
+  private finishFromCiRun(
+    repo: Repo,
+    run: DeployRun,
+    job: DeployJob,
+    env: Environment,
+    ci: RunRecord,
+  ): Promise<void> {
+    return this.finishJob(repo, run, job, env, ci.status === 'success', {
       ciRunStatus: ci.status,
       ...(ci.errorMessages.length ? { ciErrors: ci.errorMessages } : {}),
     });
-    await this.advance(repo, run.id);
   }
 
   private async finishJob(

@@ -209,9 +209,14 @@ export class BashLauncher {
       ],
       {
         stdio: ['pipe', 'pipe', 'inherit', ...Array<'pipe'>(this.slotCount).fill('pipe')],
+        // Its own session: Ctrl-C on the terminal signals the foreground process group, and the
+        // launcher must not die of it; the runner cancels the cubes itself. It ends when its stdin
+        // closes, and its group is killed with the cubes' groups when the runner exits.
+        detached: true,
       },
     );
     this.child = child;
+    if (child.pid !== undefined) trackGroup(child.pid);
     this.slots = Array.from({ length: this.slotCount }, (_, i) => {
       const stream = child.stdio[i + 3] as Readable;
       const slot: Slot = { stream, carry: Buffer.alloc(0), lastUsed: 0, broken: false };
@@ -246,8 +251,9 @@ export class BashLauncher {
     for (;;) {
       const at = data.indexOf(this.marker);
       if (at < 0) {
-        // Keep a tail that could be the start of a marker split across reads.
-        const keep = Math.min(data.length, this.marker.length - 1);
+        // Keep back only a tail that could be the start of a marker split across reads (it begins
+        // with a NUL byte), so ordinary output is passed on as soon as it arrives.
+        const keep = this.markerPrefixAtEnd(data);
         this.emit(slot, data.subarray(0, data.length - keep));
         slot.carry = Buffer.from(data.subarray(data.length - keep));
         return;
@@ -267,6 +273,16 @@ export class BashLauncher {
     }
   }
 
+  /** Length of the longest end of `data` that is a start of the marker (0 when none). */
+  private markerPrefixAtEnd(data: Buffer): number {
+    const from = Math.max(0, data.length - (this.marker.length - 1));
+    for (let at = data.indexOf(0, from); at >= 0; at = data.indexOf(0, at + 1)) {
+      const tail = data.subarray(at);
+      if (this.marker.subarray(0, tail.length).equals(tail)) return tail.length;
+    }
+    return 0;
+  }
+
   private emit(slot: Slot, bytes: Buffer): void {
     if (bytes.length === 0) return;
     const owner = slot.owner;
@@ -275,6 +291,7 @@ export class BashLauncher {
   }
 
   private onLauncherExit(child: ChildProcess): void {
+    if (child.pid !== undefined) untrackGroup(child.pid);
     if (this.child !== child) return;
     this.child = undefined;
     this.slots = [];

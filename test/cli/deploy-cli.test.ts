@@ -22,6 +22,8 @@ workflows:
     tasks: [{name: b, cubes: [{name: c, script: ["mkdir -p out && echo x > out/x"], artifacts: {paths: [out/]}}]}]
   deploy:
     tasks: [{name: d, cubes: [{name: c, script: ['echo "to $ENVIRONMENT_KEY: $RELEASE_VERSION"']}]}]
+  needs-secret:
+    tasks: [{name: d, cubes: [{name: c, script: ['echo "\${{ secrets.NOT_SET }}"']}]}]
 `,
     });
     server = spawn(CONVEYOR, ['server', '--port', '0', '--data-dir', tempDir('conveyor-deploy-cli-')], {
@@ -121,5 +123,37 @@ workflows:
     const one = await cli(['deploy', 'first', '--env', 'dev']);
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, /\(release\)/);
+  });
+
+  it('refuses an environment whose workflow is missing, before recording anything', async () => {
+    const before = JSON.parse((await cli(['deployments', 'list', '--json'])).stdout) as { total: number };
+    assert.equal((await cli(['envs', 'create', 'qa', '--workflow', 'nosuch', '--no-in-workflow'])).code, 0);
+    const refused = await cli(['deploy', '0.1.0', '--env', 'qa']);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /environment 'qa' deploys with workflow 'nosuch', which is not in \.conveyor\/ci\.yaml at [0-9a-f]{12} \(defined: build, deploy, needs-secret\)/,
+    );
+    const after = JSON.parse((await cli(['deployments', 'list', '--json'])).stdout) as { total: number };
+    assert.equal(after.total, before.total, 'no deployment run recorded');
+  });
+
+  it('answers at once when the CI run of a deployment cannot start, and records why', async () => {
+    assert.equal(
+      (await cli(['envs', 'create', 'sec', '--workflow', 'needs-secret', '--no-in-workflow'])).code,
+      0,
+    );
+    const deployed = await cli(['deploy', '0.1.0', '--env', 'sec', '--json'], {});
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const run = JSON.parse(deployed.stdout) as {
+      id: string;
+      status: string;
+      jobs: { status: string; data: { ciErrors?: string[] } }[];
+    };
+    assert.equal(run.status, 'failure');
+    assert.match(
+      run.jobs[0]?.data.ciErrors?.join() ?? '',
+      /secret 'NOT_SET' is used by the config but not set/,
+    );
   });
 });

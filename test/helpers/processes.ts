@@ -15,3 +15,19 @@ export function processesWith(marker: string): number[] {
   }
   return pids;
 }
+
+/** PIDs of live processes whose environment holds `NAME=value` (read from /proc, as root). */
+export function processesWithEnv(assignment: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      const state = /State:\s+(\w)/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1];
+      if (environ.includes(assignment) && state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}

@@ -15,6 +15,7 @@ const ANSI_CODE = /\x1b\[[0-9;]*m/g;
  */
 export class LiveTree implements EngineListener {
   private readonly lastLine = new Map<string, string>();
+  private readonly partial = new Map<string, string>();
   private run: RunRecord | undefined;
   private drawn = 0;
   private frame = 0;
@@ -41,10 +42,14 @@ export class LiveTree implements EngineListener {
   }
 
   onOutput(path: string[], chunk: Buffer): void {
-    const text = chunk.toString('utf8');
+    // A chunk may end inside a line: the unfinished part is shown, and completed by the next chunk.
+    const key = path.join('/');
+    const text = (this.partial.get(key) ?? '') + chunk.toString('utf8');
+    const end = text.lastIndexOf('\n');
+    this.partial.set(key, end < 0 ? text : text.slice(end + 1));
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     const last = lines.at(-1);
-    if (last !== undefined) this.lastLine.set(path.join('/'), last.replace(/\r/g, '').replace(ANSI_CODE, ''));
+    if (last !== undefined) this.lastLine.set(key, last.replace(/\r/g, '').replace(ANSI_CODE, ''));
   }
 
   private draw(): void {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { conflict, denied, invalid, notFound } from '../../app/errors.js';
+import { loadRepoConfig } from '../../app/create-run.js';
 import { isJobFinished } from '../../core/deploy/state.js';
 import type { DeployRun, Environment, Release } from '../../ports/deployment-store.js';
 import type { Repo, User } from '../../ports/directory-store.js';
@@ -34,6 +35,7 @@ export function deploymentRoutes(ctx: ServerContext) {
       throw invalid(
         'no environment takes part in the deployment workflow: set addToWorkflow on at least one',
       );
+    await checkWorkflows(repo, release, envs);
     const now = clock.now();
     const runId = newId();
     const run: DeployRun = {
@@ -71,6 +73,26 @@ export function deploymentRoutes(ctx: ServerContext) {
     });
     await engine.advance(repo, runId);
     return runJson(repo, await getRun(repo, runId));
+  };
+
+  /** Refuses, before anything is stored, environments whose workflow the release's config lacks. */
+  const checkWorkflows = async (repo: Repo, release: Release, envs: Environment[]) => {
+    const deploying = envs.filter((e) => e.workflow);
+    if (deploying.length === 0) return;
+    const loaded = await loadRepoConfig(ctx.services.mirrors, repo, release.commitId).catch(() => undefined);
+    if (!loaded?.config) return; // the CI run reports a missing or broken config itself
+    const defined = loaded.config.workflows.map((w) => w.name);
+    const missing = deploying.filter((e) => !defined.includes(e.workflow ?? ''));
+    if (missing.length === 0) return;
+    throw invalid(
+      missing
+        .map(
+          (e) =>
+            `environment '${e.key}' deploys with workflow '${e.workflow}', which is not in ${loaded.file} at ${release.commitId.slice(0, 12)} (defined: ${defined.join(', ') || 'none'})`,
+        )
+        .join('; '),
+      { environments: missing.map((e) => e.key).join(','), defined: defined.join(',') },
+    );
   };
 
   return plugin((app: FastifyInstance) => {

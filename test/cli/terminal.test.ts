@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { CONVEYOR, waitFor } from '../helpers/cli.js';
+import { processesWith, processesWithEnv } from '../helpers/processes.js';
+import { tempRepo } from '../helpers/repo.js';
+import { openTerminal, runOnTerminal } from '../helpers/terminal.js';
+
+// Parallel tasks, cubes that print, a slow cube (3 × 1 s) and a failing one: what finding 1 crashed on.
+const PIPELINE = `
+workflows:
+  build:
+    tasks:
+      - name: compile
+        cubes:
+          - name: version
+            script: [echo "compiling version 1.2.3"]
+          - name: slow
+            script:
+              - for i in 1 2 3; do echo "tick $i"; sleep 1; done
+      - name: lint
+        cubes:
+          - name: style
+            script: [echo "style checked", echo "a second line"]
+      - name: broken
+        cubes:
+          - name: fails
+            script: [echo "about to fail with a long line that goes on and on past sixty columns of text", exit 3]
+      - name: test
+        needs: [compile, lint]
+        cubes:
+          - name: check
+            script: [echo "testing 1.2.3"]
+`;
+
+describe('conveyor run on a real terminal', () => {
+  it('draws the live tree at 160 columns, with the running cube’s last line, and ends with the summary', async () => {
+    const repo = tempRepo({ '.conveyor/ci.yaml': PIPELINE });
+    const session = openTerminal(CONVEYOR, ['run'], { cwd: repo, cols: 160, rows: 45 });
+    const running = await session.waitForScreen(
+      (s) => /slow .*│ tick [12]/.test(s),
+      'the slow cube’s output',
+    );
+    assert.match(running, /Run 1/);
+    assert.match(running, /compile .*cubes/);
+    assert.match(running, /lint/);
+    const code = await session.exited;
+    const text = session
+      .allRows()
+      .map((r) => r.text)
+      .join('\n');
+    assert.equal(code, 1, text);
+    assert.doesNotMatch(text, /TypeError|at .*\.mjs:\d+/);
+    assert.match(text, /── build \/ broken \/ fails: failed/);
+    assert.match(text, /about to fail with a long line/);
+    assert.match(text, /Run 1 failed in .*: 5 cubes/);
+    assert.match(text, /✓ test/);
+  });
+
+  it('fits a 60×15 terminal: no wrapped rows, long lines cut', async () => {
+    const repo = tempRepo({ '.conveyor/ci.yaml': PIPELINE });
+    const session = openTerminal(CONVEYOR, ['run'], { cwd: repo, cols: 60, rows: 15 });
+    await session.waitForScreen((s) => /│ tick/.test(s), 'the slow cube’s output');
+    const during = session.allRows();
+    assert.equal(
+      during.filter((r) => r.wrapped).length,
+      0,
+      `wrapped rows while running:\n${during.map((r) => r.text).join('\n')}`,
+    );
+    assert.equal(await session.exited, 1);
+    const rows = session.allRows();
+    const tree = rows.slice(
+      0,
+      rows.findIndex((r) => r.text.startsWith('──')),
+    );
+    assert.ok(tree.length > 0 && tree.length <= 15, tree.map((r) => r.text).join('\n'));
+    assert.equal(tree.filter((r) => r.wrapped).length, 0, tree.map((r) => r.text).join('\n'));
+  });
+});
+
+// With `stubborn` the cube ignores SIGTERM, so only the second Ctrl-C (SIGKILL) ends it early.
+const SLEEPER = (marker: string, stubborn: boolean) => `
+workflows:
+  build:
+    tasks:
+      - name: wait
+        cubes:
+          - name: sleeper
+            script: [${stubborn ? `"trap '' TERM", ` : ''}echo started, sleep ${marker}]
+`;
+
+for (const launcher of ['1', '0']) {
+  describe(`Ctrl-C on the terminal (CONVEYOR_LAUNCHER=${launcher})`, () => {
+    const start = (stubborn = false) => {
+      // A sleep length no other process has, to find the cube's process in /proc.
+      const marker = `3${randomBytes(2).readUInt16BE()}.5`;
+      const envMark = `CONVEYOR_TEST_SESSION=${randomBytes(6).toString('hex')}`;
+      const repo = tempRepo({ '.conveyor/ci.yaml': SLEEPER(marker, stubborn) });
+      const session = openTerminal(CONVEYOR, ['run'], {
+        cwd: repo,
+        cols: 120,
+        rows: 30,
+        env: { CONVEYOR_LAUNCHER: launcher, CONVEYOR_TEST_SESSION: envMark.split('=')[1] ?? '' },
+      });
+      return { session, marker, envMark };
+    };
+    const leftovers = (marker: string, envMark: string) => [
+      ...processesWith(`sleep ${marker}`),
+      ...processesWithEnv(envMark),
+    ];
+
+    it('cancels the run: canceled within 5 s, exit 1, nothing of the run left', async () => {
+      const { session, marker, envMark } = start();
+      await session.waitForScreen((s) => /sleeper .*│ started/.test(s), 'the cube running');
+      assert.ok(processesWith(`sleep ${marker}`).length > 0, 'the cube’s sleep runs');
+      const typed = Date.now();
+      session.type('\x03');
+      const code = await session.exited;
+      const took = Date.now() - typed;
+      const text = session
+        .allRows()
+        .map((r) => r.text)
+        .join('\n');
+      assert.equal(code, 1, text);
+      assert.ok(took < 5000, `took ${took} ms`);
+      assert.match(text, /Run 1 canceled/);
+      assert.match(text, /sleeper/);
+      assert.doesNotMatch(text, /launcher stopped unexpectedly|failed/);
+      await waitFor(() => leftovers(marker, envMark).length === 0 || undefined, 'no process left', 3000);
+    });
+
+    it('a second Ctrl-C stops at once, leaving nothing behind', async () => {
+      const { session, marker, envMark } = start(true);
+      await session.waitForScreen((s) => /sleeper .*│ started/.test(s), 'the cube running');
+      session.type('\x03');
+      await session.waitForScreen((s) => /canceling the run/.test(s), 'the first Ctrl-C noticed');
+      session.type('\x03');
+      assert.equal(await session.exited, 130);
+      await waitFor(() => leftovers(marker, envMark).length === 0 || undefined, 'no process left', 3000);
+    });
+  });
+}
+
+describe('conveyor run without a terminal', () => {
+  it('prints plain lines through a pipe', async () => {
+    const repo = tempRepo({ '.conveyor/ci.yaml': PIPELINE });
+    const { code, text } = await runOnTerminal('bash', ['-c', `set -o pipefail; ${CONVEYOR} run | cat`], {
+      cwd: repo,
+    });
+    assert.equal(code, 1);
+    assert.match(text, /run 1: failed/);
+  });
+});

@@ -6,6 +6,7 @@ import type * as R from './commands/runs.js';
 import type * as D from './commands/deploy.js';
 import { UsageError } from './output.js';
 import { addServiceConnectionCommands } from './commands/service-connections.js';
+import { addWorkerAdminCommands } from './commands/workers.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -53,6 +54,7 @@ function program(): Command {
   addClientCommands(cli);
   addDeployCommands(cli);
   addServiceConnectionCommands(cli);
+  addWorkerAdminCommands(cli);
   return cli;
 }
 

@@ -20,6 +20,7 @@ import { sessionRoutes } from './routes/session.js';
 import { repoBrowseRoutes } from './routes/repo-browse.js';
 import { authenticateRequest } from './ui/authenticate-request.js';
 import { uiRoutes } from './ui/ui-routes.js';
+import { workerAdminRoutes } from './routes/workers.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -56,6 +57,11 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   app.decorateRequest('principal', null as never); // set by the onRequest hook below
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // The worker protocol authenticates worker and task tokens itself (routes/worker-protocol.ts).
+    if (request.url.startsWith('/worker/')) {
+      request.principal = {};
+      return;
+    }
     request.principal = await authenticateRequest(ctx, request);
   });
   app.setErrorHandler((error, request, reply) => {
@@ -90,5 +96,6 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(sessionRoutes(ctx));
   await app.register(repoBrowseRoutes(ctx));
   await app.register(uiRoutes(ctx.uiDir));
+  await app.register(workerAdminRoutes(ctx));
   return app;
 }

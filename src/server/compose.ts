@@ -21,6 +21,8 @@ import { SqlDirectoryStore } from '../store/sql-directory-store.js';
 import { SqlIdentityStore } from '../store/sql-identity-store.js';
 import { findConnection, OidcIssuer, oidcOptions, tokenMinter } from '../app/id-tokens.js';
 import { SqlRunStore } from '../store/sql-run-store.js';
+import { SqlWorkerStore } from '../store/sql-worker-store.js';
+import { WorkerHub } from '../app/worker-hub.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
 import type { ServerContext } from './context.js';
@@ -190,6 +192,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     access: new Access(directory, clock),
     box,
     dispatcher,
+    workers: new WorkerHub(new SqlWorkerStore(db), clock),
     triggers,
     events,
     logs,

@@ -12,6 +12,7 @@ import type { DeploymentStore } from '../ports/deployment-store.js';
 import type { OidcIssuer } from '../app/id-tokens.js';
 import type { IdentityStore } from '../ports/identity-store.js';
 import type { UiSessions } from './ui/sessions.js';
+import type { WorkerHub } from '../app/worker-hub.js';
 
 /** Everything the routes use, built once by compose.ts. */
 export interface ServerContext {
@@ -22,6 +23,8 @@ export interface ServerContext {
   access: Access;
   box: SecretBox;
   dispatcher: RunDispatcher;
+  /** Worker tokens, registered workers and the tasks handed to them. */
+  workers: WorkerHub;
   triggers: TriggerLoop;
   events: RunEvents;
   logs: LogStore;

@@ -1,4 +1,5 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { WORKER_MIGRATIONS } from './migrations-workers.js';
 
 /** Schema changes, in order. Never edit a released migration: add a new one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -265,11 +266,15 @@ MIGRATIONS['0050_ui_sessions'] = {
   },
 };
 
+Object.assign(MIGRATIONS, WORKER_MIGRATIONS);
+
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
 
 /** Brings the schema up to date; throws with the failing migration's error. */
 export async function migrate(db: Kysely<unknown>): Promise<void> {
-  const migrator = new Migrator({ db, provider });
+  // Each helper's migrations have their own number range, so a database may have seen a later
+  // range before an earlier one lands: apply whatever is missing, in order.
+  const migrator = new Migrator({ db, provider, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

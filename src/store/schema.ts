@@ -1,3 +1,4 @@
+import type { WorkerTables } from './worker-schema.js';
 import type { Generated } from 'kysely';
 
 /** Timestamps are epoch milliseconds (bigint); JSON columns hold text. */
@@ -140,7 +141,7 @@ export interface PollStateTable {
 }
 
 /** Every table; one type so the run store and the directory store share a connection. */
-export interface Database extends RunTables {
+export interface Database extends RunTables, WorkerTables {
   users: UsersTable;
   tokens: TokensTable;
   orgs: OrgsTable;

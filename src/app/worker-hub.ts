@@ -1,0 +1,43 @@
+import type { Clock } from '../ports/clock.js';
+import type { WorkerStore, WorkerTokenRecord } from '../ports/worker-store.js';
+import { AppError } from './errors.js';
+import { hashToken } from './secret-box.js';
+import { TtlCache } from './ttl-cache.js';
+
+const TOKEN_CACHE_MS = 5000;
+
+/**
+ * The server's side of the worker protocol that is not HTTP: who a worker is (its token), and
+ * (app/task-dispatch.ts) the tasks handed to workers.
+ */
+export class WorkerHub {
+  private readonly tokens = new TtlCache<WorkerTokenRecord>(TOKEN_CACHE_MS);
+
+  constructor(
+    readonly store: WorkerStore,
+    private readonly clock: Clock,
+  ) {}
+
+  forgetTokens(): void {
+    this.tokens.clear();
+  }
+
+  /** The worker token of an `Authorization: Bearer` header; 401 when it is not a live worker token. */
+  async authenticate(authorization: string | undefined): Promise<WorkerTokenRecord> {
+    const match = /^Bearer\s+(\S+)$/i.exec((authorization ?? '').trim());
+    if (!match?.[1]) throw new AppError('Unauthenticated', 'send "Authorization: Bearer <worker token>"');
+    const hash = hashToken(match[1]);
+    const now = this.clock.now();
+    let token = this.tokens.get(hash, now);
+    if (!token) {
+      token = await this.store.findTokenByHash(hash);
+      if (token) this.tokens.set(hash, token, now);
+    }
+    if (!token || token.revokedAt !== undefined)
+      throw new AppError(
+        'Unauthenticated',
+        'the worker token is unknown or revoked; create one with `conveyor workers tokens create`',
+      );
+    return token;
+  }
+}

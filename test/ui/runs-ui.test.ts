@@ -164,6 +164,10 @@ describe('web UI: sign-in, runs list, new run with inputs, run page, restart fai
     await screenshot(page, 'run-phone-dark');
     await failed.click();
     await page.waitForURL(/\/runs\/1\/build\/test\/unit$/);
+    // Tap two: the failed cube's reason and its log.
+    await page.getByText('script exited with code 1').first().waitFor();
+    await page.locator('.log-row', { hasText: 'unit for broken' }).waitFor();
+    await screenshot(page, 'cube-failed-phone-dark');
     assert.deepEqual(problems, []);
     await context.close();
   });

@@ -7,6 +7,7 @@ import { runJson } from '../../transport/run-json.js';
 import type { ServerContext } from '../context.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
 import { getCube } from '../run-view.js';
+import { completeLines } from '../ui/log-lines.js';
 
 type RunParams = RepoParams & { run_slug: string };
 type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
@@ -44,7 +45,7 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
             );
           if (version !== lastVersion) {
             lastVersion = version;
-            sse.send('run', runJson(run, await ctx.view.options(repo, run)));
+            sse.send('run', runJson(run, await ctx.view.options(repo, run)), String(version));
           }
           return isTerminal(run.status);
         });
@@ -52,7 +53,7 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
     }
 
     for (const path of repoPaths('/cicd/logs/:run_slug/:workflow_slug/:task_slug/:cube_slug/stream', false)) {
-      app.get<{ Params: CubeParams }>(
+      app.get<{ Params: CubeParams; Querystring: ResumeQuery }>(
         path,
         { schema: { tags: ['CICD streams'] } },
         async (request, reply) => {
@@ -62,17 +63,26 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
           if (!run) throw notFound(`run ${p.run_slug} not found`);
           const cubeId = getCube(run, p.workflow_slug, p.task_slug, p.cube_slug).cube.id;
           const sse = open(reply);
-          let sent = 0;
+          // Resumable: each line's id is its number + 1, so a reconnect's Last-Event-ID (or
+          // ?last_event_id= / ?from=) continues exactly after the last line the client got.
+          let sent = resumeFrom(request.headers['last-event-id'], request.query);
           await follow(events, sse, run.id, async () => {
             const now = await services.runs.findRun(repo.id, run.slug);
             const cube = now && getCube(now, p.workflow_slug, p.task_slug, p.cube_slug).cube;
             const done = !cube || isTerminal(cube.status);
+            const size = await ctx.logs.size(run.id, cubeId);
             const lines = await ctx.logs.read(run.id, cubeId);
-            // While the cube runs its last line may be unfinished: it is sent once the next begins.
-            const upTo = done ? lines.length : lines.length - 1;
+            // While the cube runs its last line may be unfinished (no newline yet): it is sent once
+            // its newline is written.
+            const upTo = done ? lines.length : completeLines(lines, size);
             for (; sent < upTo; sent++) {
               const line = lines[sent];
-              if (line) sse.send('line', { at: new Date(line.at).toISOString(), text: line.text });
+              if (line)
+                sse.send(
+                  'line',
+                  { n: sent, at: new Date(line.at).toISOString(), text: line.text },
+                  String(sent + 1),
+                );
             }
             if (done) sse.send('done', { status: cube?.status ?? 'unknown' });
             return done;
@@ -83,8 +93,17 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
   });
 }
 
+type ResumeQuery = { last_event_id?: string; from?: string };
+
+/** Where a log stream starts: after the Last-Event-ID the client got, else at `from`, else at line 0. */
+function resumeFrom(header: string | string[] | undefined, query: ResumeQuery): number {
+  const given = (typeof header === 'string' ? header : undefined) ?? query.last_event_id ?? query.from;
+  const n = Number(given);
+  return given !== undefined && /^\d{1,12}$/.test(given) && Number.isSafeInteger(n) ? n : 0;
+}
+
 interface Sse {
-  send(event: string, data: unknown): void;
+  send(event: string, data: unknown, id?: string): void;
   closed(): boolean;
   end(): void;
 }
@@ -99,11 +118,15 @@ function open(reply: FastifyReply): Sse {
     'x-request-id': reply.request.id,
     'x-accel-buffering': 'no',
   });
+  res.write('retry: 1000\n\n'); // reconnect within a second after a dropped connection
   let closed = false;
   res.on('close', () => (closed = true));
   return {
-    send: (event, data) => {
-      if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    send: (event, data, id) => {
+      if (!closed)
+        res.write(
+          `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
+        );
     },
     closed: () => closed,
     end: () => {

@@ -62,7 +62,16 @@ export interface CubeResult {
 }
 
 /** Runs one cube start to end: variables, script file, process, logs, env/output files, artifacts. */
-export async function runCube(deps: CubeRunnerDeps, job: CubeJob): Promise<CubeResult> {
+export async function runCube(deps: CubeRunnerDeps, given: CubeJob): Promise<CubeResult> {
+  // The process running now, so a log that cannot be written stops the cube (see outputPipe).
+  const current: { process?: CubeProcess } = {};
+  const job: CubeJob = {
+    ...given,
+    onProcess: (process) => {
+      current.process = process;
+      given.onProcess(process);
+    },
+  };
   const { cube, dirs, index } = job;
   const files = {
     env: join(dirs.data, `cube-${index}.env`),
@@ -92,7 +101,7 @@ export async function runCube(deps: CubeRunnerDeps, job: CubeJob): Promise<CubeR
       sink.note(`cube not started: ${job.masker.maskText(problem)}`, deps.clock.now());
       return { event: { type: 'error' }, errorMessage: problem, outputs: {}, env: {}, artifacts: [] };
     }
-    const out = outputPipe(deps, job, sink);
+    const out = outputPipe(deps, job, sink, () => current.process?.cancel());
     let ran: { exit: CubeExit; action?: ActionOutcome };
     if (action !== undefined && deps.actions) {
       const request = { action, with: withValues, env, deps: deps.actions };
@@ -101,6 +110,10 @@ export async function runCube(deps: CubeRunnerDeps, job: CubeJob): Promise<CubeR
     } else ran = { exit: await execute(deps, job, { env, image, script: script?.join('\n'), out }) };
     out.end();
     const result = afterExit(deps, job, ran, files, sink);
+    if (sink.failure !== undefined) {
+      result.event = { type: 'error' };
+      result.errorMessage = sink.failure;
+    }
     if (artifactPaths.length > 0 && (ran.exit.kind === 'exited' || ran.exit.kind === 'timeout')) {
       result.artifacts = await collect(deps, job, artifactPaths, sink);
     }
@@ -152,13 +165,18 @@ interface OutputPipe {
   end(): void;
 }
 
-function outputPipe(deps: CubeRunnerDeps, job: CubeJob, sink: LogSink): OutputPipe {
+function outputPipe(deps: CubeRunnerDeps, job: CubeJob, sink: LogSink, stop: () => void): OutputPipe {
   const masker = job.masker.stream();
   const { onOutput } = job;
+  let stopped = false;
   const emit = (chunk: Buffer): void => {
     if (chunk.length === 0) return;
     sink.write(chunk, deps.clock.now());
     onOutput?.(chunk);
+    if (sink.failure !== undefined && !stopped) {
+      stopped = true;
+      stop();
+    }
   };
   return {
     write: (chunk) => emit(masker.active ? masker.push(chunk) : chunk),

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import type { CubeExit, CubeProcess } from '../ports/executor.js';
+import type { CubeSandbox } from './cube-sandbox.js';
 import { trackGroup, untrackGroup, signalGroup } from './process-group.js';
 
 /**
@@ -14,6 +15,9 @@ import { trackGroup, untrackGroup, signalGroup } from './process-group.js';
  * the cube with stdout and stderr on output slot SLOT (an inherited pipe), waits for it, and writes
  * an end marker carrying the exit code into the same slot, after all of the cube's output.
  * The wrapper ignores SIGTERM so it survives a group-wide stop and can still report.
+ * The launcher itself starts with the sandbox's base environment, never the server's, and (the
+ * server being root) as the cube user with no new privileges: nothing a request exports ever
+ * reaches a process running as root.
  */
 const LAUNCHER = [
   'set -m',
@@ -86,6 +90,7 @@ export class BashLauncher {
   constructor(
     private readonly bootstrap: string,
     private readonly slotCount = 16,
+    private readonly sandbox?: CubeSandbox,
   ) {
     this.marker = Buffer.from(`\0\x1ecv${this.nonce}:`);
   }
@@ -195,26 +200,26 @@ export class BashLauncher {
       if (this.jobs.size === 0) this.child.ref();
       return;
     }
-    const child = spawn(
-      'bash',
-      [
-        '--noprofile',
-        '--norc',
-        '-c',
-        LAUNCHER,
-        'conveyor-launcher',
-        this.nonce,
-        String(this.slotCount),
-        this.bootstrap,
-      ],
-      {
-        stdio: ['pipe', 'pipe', 'inherit', ...Array<'pipe'>(this.slotCount).fill('pipe')],
-        // Its own session: Ctrl-C on the terminal signals the foreground process group, and the
-        // launcher must not die of it; the runner cancels the cubes itself. It ends when its stdin
-        // closes, and its group is killed with the cubes' groups when the runner exits.
-        detached: true,
-      },
-    );
+    const words = [
+      '--noprofile',
+      '--norc',
+      '-c',
+      LAUNCHER,
+      'conveyor-launcher',
+      this.nonce,
+      String(this.slotCount),
+      this.bootstrap,
+    ];
+    const { command, args } = this.sandbox?.wrap('bash', words) ?? { command: 'bash', args: words };
+    const child = spawn(command, args, {
+      ...(this.sandbox?.options.isolate ? { env: this.sandbox.baseEnv('/') } : {}),
+      ...this.sandbox?.ids(),
+      stdio: ['pipe', 'pipe', 'inherit', ...Array<'pipe'>(this.slotCount).fill('pipe')],
+      // Its own session: Ctrl-C on the terminal signals the foreground process group, and the
+      // launcher must not die of it; the runner cancels the cubes itself. It ends when its stdin
+      // closes, and its group is killed with the cubes' groups when the runner exits.
+      detached: true,
+    });
     this.child = child;
     if (child.pid !== undefined) trackGroup(child.pid);
     this.slots = Array.from({ length: this.slotCount }, (_, i) => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { relative, sep } from 'node:path';
 import type { CubeProcess, CubeProcessSpec, Executor } from '../ports/executor.js';
+import { CubeSandbox } from './cube-sandbox.js';
 import { spawnInGroup } from './process-group.js';
 
 export const CONTAINER_ROOT = '/sourcecraft';
@@ -12,12 +13,16 @@ export interface ContainerExecutorOptions {
   /** Extra `run` flags for this host, e.g. `--runtime runc` (CONVEYOR_CONTAINER_RUN_ARGS). */
   runArgs: string[];
   killGraceMs?: number;
+  /** Gives the runtime's own environment (never the server's CONVEYOR_ settings). */
+  sandbox?: CubeSandbox;
 }
 
 /**
  * Runs a cube in a container: the task directory is mounted at /sourcecraft and the workspace is
  * /sourcecraft/workspace, the working directory. Variables are passed by name (`-e NAME`) so their
- * values never appear on a command line; paths under the task directory are given as container paths.
+ * values never appear on a command line (the runtime reads them from its own environment, which
+ * holds nothing of the server's settings); paths under the task directory are given as container
+ * paths. The container may not create device nodes (`--cap-drop MKNOD`) nor gain privileges.
  */
 export class ContainerExecutor implements Executor {
   constructor(private readonly options: ContainerExecutorOptions) {}
@@ -33,6 +38,10 @@ export class ContainerExecutor implements Executor {
       '--rm',
       '--name',
       name,
+      '--cap-drop',
+      'MKNOD',
+      '--security-opt',
+      'no-new-privileges',
       ...this.options.runArgs,
       '-v',
       `${spec.taskRoot}:${CONTAINER_ROOT}`,
@@ -55,7 +64,7 @@ export class ContainerExecutor implements Executor {
       command: runtime,
       args,
       cwd: spec.workspace,
-      env: { ...process.env, ...env },
+      env: (this.options.sandbox ?? CubeSandbox.inherit()).toolEnv(env),
       timeoutMs: spec.timeoutMs,
       killGraceMs: this.options.killGraceMs ?? 5000,
       onOutput: spec.onOutput,

@@ -4,6 +4,7 @@ import type { ImageBuilder } from '../ports/action-source.js';
 import type { Executor } from '../ports/executor.js';
 import { ContainerImageBuilder } from './image-builder.js';
 import { ContainerExecutor } from './container-executor.js';
+import { CubeSandbox } from './cube-sandbox.js';
 import { LocalProcessExecutor } from './local-process-executor.js';
 
 /** Splits a flags string on white space; double or single quotes group. */
@@ -21,15 +22,16 @@ export function splitArgs(text: string): string[] {
 export function localExecutors(
   env: NodeJS.ProcessEnv,
   runtime?: string,
+  sandbox: CubeSandbox = CubeSandbox.inherit(env),
 ): { native: Executor; container?: Executor; images?: ImageBuilder } {
   const chosen = containerRuntime(env, runtime);
   const runArgs = splitArgs(env.CONVEYOR_CONTAINER_RUN_ARGS ?? '');
   const buildArgs = splitArgs(env.CONVEYOR_CONTAINER_BUILD_ARGS ?? '');
   return {
-    native: new LocalProcessExecutor({ launcher: env.CONVEYOR_LAUNCHER !== '0' }),
+    native: new LocalProcessExecutor({ launcher: env.CONVEYOR_LAUNCHER !== '0', sandbox }),
     ...(chosen
       ? {
-          container: new ContainerExecutor({ runtime: chosen, runArgs }),
+          container: new ContainerExecutor({ runtime: chosen, runArgs, sandbox }),
           images: new ContainerImageBuilder({ runtime: chosen, buildArgs }),
         }
       : {}),

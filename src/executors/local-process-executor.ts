@@ -1,6 +1,7 @@
 import type { CubeProcess, CubeProcessSpec, Executor } from '../ports/executor.js';
 import { BashLauncher } from './bash-launcher.js';
-import { spawnInGroup } from './process-group.js';
+import { CubeSandbox } from './cube-sandbox.js';
+import { afterPreparing, spawnInGroup } from './process-group.js';
 
 /** Scripts up to this size travel in the environment; larger ones are written to a file. */
 const INLINE_LIMIT = 96 * 1024;
@@ -13,8 +14,9 @@ export const BOOTSTRAP =
   'exec 2>&1; __conveyor_script=$__CONVEYOR_SCRIPT; unset __CONVEYOR_SCRIPT; eval "$__conveyor_script"';
 
 /**
- * Runs a cube's script with bash on this machine, in the task workspace, with the runner's own
- * environment plus the cube's variables. The script reaches bash through the environment rather
+ * Runs a cube's script with bash on this machine, in the task workspace, with the environment and
+ * user its sandbox gives (cube-sandbox.ts: from scratch on the server, the developer's own for
+ * `conveyor run`) plus the cube's variables. The script reaches bash through the environment rather
  * than a file: creating a file costs more than the rest of starting a short cube, and the
  * substituted secrets never touch the disk.
  */
@@ -25,17 +27,27 @@ export class LocalProcessExecutor implements Executor {
    * `launcher: true` starts cubes through a long-lived bash (see bash-launcher.ts) instead of
    * forking the runner for each one; it falls back to a direct spawn when its slots are busy.
    */
-  constructor(private readonly options: { killGraceMs?: number; launcher?: boolean } = {}) {
-    if (options.launcher) this.launcher = new BashLauncher(BOOTSTRAP);
+  private readonly sandbox: CubeSandbox;
+
+  constructor(
+    private readonly options: { killGraceMs?: number; launcher?: boolean; sandbox?: CubeSandbox } = {},
+  ) {
+    this.sandbox = options.sandbox ?? CubeSandbox.inherit();
+    if (options.launcher) this.launcher = new BashLauncher(BOOTSTRAP, 16, this.sandbox);
   }
 
   start(spec: CubeProcessSpec): CubeProcess {
+    if (!this.sandbox.user) return this.startNow(spec);
+    return afterPreparing(this.sandbox.adopt(spec.taskRoot), () => this.startNow(spec));
+  }
+
+  private startNow(spec: CubeProcessSpec): CubeProcess {
     const script = spec.script ?? '';
     if (Buffer.byteLength(script) > INLINE_LIMIT) return this.startFromFile(spec, script);
     const killGraceMs = this.options.killGraceMs ?? 5000;
     if (this.launcher?.available) {
       return this.launcher.launch({
-        env: { ...spec.env, __CONVEYOR_SCRIPT: script },
+        env: { ...this.sandbox.env(spec.env, spec.taskRoot), __CONVEYOR_SCRIPT: script },
         cwd: spec.workspace,
         timeoutMs: spec.timeoutMs,
         killGraceMs,
@@ -43,10 +55,10 @@ export class LocalProcessExecutor implements Executor {
       });
     }
     return spawnInGroup({
-      command: 'bash',
-      args: ['--noprofile', '--norc', '-e', '-c', BOOTSTRAP],
+      ...this.sandbox.wrap('bash', ['--noprofile', '--norc', '-e', '-c', BOOTSTRAP]),
+      ...this.sandbox.ids(),
       cwd: spec.workspace,
-      env: { ...process.env, ...spec.env, __CONVEYOR_SCRIPT: script },
+      env: { ...this.sandbox.env(spec.env, spec.taskRoot), __CONVEYOR_SCRIPT: script },
       timeoutMs: spec.timeoutMs,
       killGraceMs: this.options.killGraceMs ?? 5000,
       onOutput: spec.onOutput,
@@ -61,14 +73,15 @@ export class LocalProcessExecutor implements Executor {
   private startFromFile(spec: CubeProcessSpec, script: string): CubeProcess {
     const file = `${spec.dataDir}/${spec.key}.sh`;
     return spawnInGroup({
-      command: 'bash',
-      args: ['--noprofile', '--norc', '-e', '-c', 'exec 2>&1; . "$0"', file],
+      ...this.sandbox.wrap('bash', ['--noprofile', '--norc', '-e', '-c', 'exec 2>&1; . "$0"', file]),
       cwd: spec.workspace,
-      env: { ...process.env, ...spec.env },
+      env: this.sandbox.env(spec.env, spec.taskRoot),
       timeoutMs: spec.timeoutMs,
       killGraceMs: this.options.killGraceMs ?? 5000,
       onOutput: spec.onOutput,
       files: [{ path: file, content: script }],
+      ...(this.sandbox.user ? { fileOwner: this.sandbox.user } : {}),
+      ...this.sandbox.ids(),
     });
   }
 }

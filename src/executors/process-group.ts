@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chownSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { CubeExit, CubeProcess } from '../ports/executor.js';
 
@@ -15,6 +15,11 @@ export interface GroupSpawn {
   onStop?: () => void;
   /** Files to write (mode 0700) before spawning, e.g. a script too large for the environment. */
   files?: { path: string; content: string }[];
+  /** Owner of those files (the cube user), when the cube runs as another user. */
+  fileOwner?: { uid: number; gid: number };
+  /** Run as this user (switched in the child before exec). */
+  uid?: number;
+  gid?: number;
 }
 
 /** Every process group a cube started that may still be alive, so a dying runner can end them. */
@@ -48,7 +53,10 @@ export function spawnInGroup(opts: GroupSpawn): CubeProcess {
   let exitStatus: number | undefined;
 
   try {
-    for (const file of opts.files ?? []) writeFileSync(file.path, file.content, { mode: 0o700 });
+    for (const file of opts.files ?? []) {
+      writeFileSync(file.path, file.content, { mode: 0o700 });
+      if (opts.fileOwner) chownSync(file.path, opts.fileOwner.uid, opts.fileOwner.gid);
+    }
   } catch (error) {
     return settledProcess({
       kind: 'error',
@@ -58,6 +66,7 @@ export function spawnInGroup(opts: GroupSpawn): CubeProcess {
   const child = spawn(opts.command, opts.args, {
     cwd: opts.cwd,
     env: opts.env,
+    ...(opts.uid !== undefined && opts.gid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -111,6 +120,34 @@ export function spawnInGroup(opts: GroupSpawn): CubeProcess {
       child.stdout.destroy();
       child.stderr.destroy();
     },
+  };
+}
+
+/**
+ * A cube process that starts once `preparing` settles (the sandbox handing the task directory to
+ * the cube user). A cancel before then settles it without starting; a failure is the cube's error.
+ */
+export function afterPreparing(preparing: Promise<void>, start: () => CubeProcess): CubeProcess {
+  let started: CubeProcess | undefined;
+  let canceled = false;
+  const done = preparing.then(
+    () => {
+      if (canceled) return { kind: 'canceled' } as const;
+      started = start();
+      return started.done;
+    },
+    (error: unknown) => ({
+      kind: 'error' as const,
+      message: `could not prepare the cube's workspace: ${error instanceof Error ? error.message : String(error)}`,
+    }),
+  );
+  return {
+    done,
+    cancel: () => {
+      canceled = true;
+      started?.cancel();
+    },
+    killLeftovers: () => started?.killLeftovers(),
   };
 }
 

@@ -9,7 +9,9 @@ export const NOTE_PREFIX = '##[conveyor] ';
 /**
  * Cube logs as two files: `<cube>.log` holds the raw output exactly as received (so `tail -f` works),
  * and `<cube>.idx` maps byte offsets to receive times, one `offset ms` line per chunk.
- * Writes are synchronous so memory stays flat however fast a cube writes.
+ * Writes are synchronous so memory stays flat however fast a cube writes. A write that fails
+ * (storage full, not writable) never throws into the caller: the sink records the first error in
+ * `failure` and drops the rest, and the cube runner fails the cube with it.
  */
 export class FileLogStore implements LogStore {
   constructor(private readonly dir: string) {}
@@ -29,34 +31,44 @@ export class FileLogStore implements LogStore {
     let lastAt = -1;
     let endsWithNewline = true;
     let closed = false;
-    const write = (chunk: Buffer, at: number): void => {
-      if (closed || chunk.length === 0) return;
-      if (!fds) {
-        mkdirSync(dir, { recursive: true });
-        fds = { log: openSync(files.log, 'a'), idx: openSync(files.idx, 'a') };
-        offset = fstatSync(fds.log).size;
-      }
-      if (at !== lastAt) {
-        writeSync(fds.idx, `${offset} ${at}\n`);
-        lastAt = at;
-      }
-      writeSync(fds.log, chunk);
-      offset += chunk.length;
-      endsWithNewline = chunk[chunk.length - 1] === 10;
-    };
-    return {
-      write,
+    const sink: LogSink = {
+      write: (chunk, at) => {
+        if (closed || sink.failure !== undefined || chunk.length === 0) return;
+        try {
+          if (!fds) {
+            mkdirSync(dir, { recursive: true });
+            const log = openSync(files.log, 'a');
+            fds = { log, idx: openSync(files.idx, 'a') };
+            offset = fstatSync(fds.log).size;
+          }
+          if (at !== lastAt) {
+            writeAll(fds.idx, Buffer.from(`${offset} ${at}\n`));
+            lastAt = at;
+          }
+          writeAll(fds.log, chunk);
+          offset += chunk.length;
+          endsWithNewline = chunk[chunk.length - 1] === 10;
+        } catch (error) {
+          sink.failure = `the log could not be written (${(error as Error).message}); output after this point was lost`;
+        }
+      },
       note(text: string, at: number): void {
-        write(Buffer.from(`${endsWithNewline ? '' : '\n'}${NOTE_PREFIX}${text}\n`), at);
+        sink.write(Buffer.from(`${endsWithNewline ? '' : '\n'}${NOTE_PREFIX}${text}\n`), at);
       },
       close(): void {
         if (closed) return;
         closed = true;
         if (!fds) return;
-        closeSync(fds.log);
-        closeSync(fds.idx);
+        for (const fd of [fds.log, fds.idx]) {
+          try {
+            closeSync(fd);
+          } catch {
+            // already reported through `failure` if writing failed
+          }
+        }
       },
     };
+    return sink;
   }
 
   async read(runId: string, cubeId: string): Promise<LogLine[]> {
@@ -87,6 +99,12 @@ export class FileLogStore implements LogStore {
       return 0;
     }
   }
+}
+
+/** writeSync until every byte is written (a short write on a nearly full disk is not an error). */
+function writeAll(fd: number, data: Buffer): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done);
 }
 
 async function readOrEmpty(file: string): Promise<Buffer> {

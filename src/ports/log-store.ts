@@ -6,10 +6,13 @@ export interface LogLine {
 
 /** An open cube log. Writes are appended in call order and are readable as soon as `write` returns. */
 export interface LogSink {
+  /** Never throws: a storage error is kept in `failure` (the first one) and later writes are dropped. */
   write(chunk: Buffer, at: number): void;
   /** A line from Conveyor itself (timeouts, errors), marked so it cannot be mistaken for cube output. */
   note(text: string, at: number): void;
   close(): void;
+  /** Why writing failed, when it did: the cube then fails with this message. */
+  failure?: string;
 }
 
 /**

@@ -12,6 +12,7 @@ import { TriggerLoop } from '../app/trigger-loop.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
 import { actionDeps } from './compose-actions.js';
 import { localExecutors } from '../executors/detect-runtime.js';
+import { lockDataDir, serverSandbox, workRoot } from '../executors/cube-sandbox.js';
 import { FileLogStore } from '../logs/file-log-store.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { DirectoryStore } from '../ports/directory-store.js';
@@ -126,10 +127,13 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const runs = new SqlRunStore(db);
   const directory = new SqlDirectoryStore(db);
   await bootstrapAdmin(directory, config.env, config.log);
-  const mirrors = new GitMirrors(join(dataDir, 'mirrors'), join(dataDir, 'work'));
+  const { sandbox, warning } = serverSandbox(config.env);
+  if (warning) config.log(warning);
+  lockDataDir(dataDir);
+  const mirrors = new GitMirrors(join(dataDir, 'mirrors'), workRoot(dataDir, sandbox), !sandbox.user);
   const logs = new FileLogStore(join(dataDir, 'logs'));
   const artifactsDir = (repoId: string) => join(dataDir, 'artifacts', repoId.replace(/[^A-Za-z0-9-]/g, '_'));
-  const { images, ...executors } = localExecutors(config.env);
+  const { images, ...executors } = localExecutors(config.env, undefined, sandbox);
   const actions = actionDeps(config.env, join(dataDir, 'actions'), images);
   const events = new RunEvents();
   const wake: { dispatcher?: RunDispatcher } = {};
@@ -201,6 +205,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     baseUrl,
     artifactUrlTtlMs: config.artifactUrlTtlMs ?? 15 * 60 * 1000,
     log: config.log,
+    policy: { orgCreators: config.env.CONVEYOR_ORG_CREATORS === 'users' ? 'users' : 'admins' },
     deploy: deploy.deploy,
     sessions: new UiSessions(new SqlSessionStore(db), directory, clock),
     uiDir: findUiDir(config.env),

@@ -37,6 +37,8 @@ export interface ServerContext {
   /** How long signed artifact links stay valid. */
   artifactUrlTtlMs: number;
   log(message: string): void;
+  /** Settings of who may do what beyond roles (docs/security.md). */
+  policy: { orgCreators: 'admins' | 'users' };
   view: RunView;
   /** Web UI sign-in sessions. */
   sessions: UiSessions;

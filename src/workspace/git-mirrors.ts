@@ -20,9 +20,14 @@ export class GitMirrors implements RepoMirrors {
   /** File contents by `repo@sha:path` (null: absent at that commit). */
   private readonly files = new Map<string, string | null>();
 
+  /**
+   * `sharedClones: false` copies the objects into each workspace instead of borrowing them from
+   * the mirror: cubes running as another user cannot read the mirrors (cube-sandbox.ts).
+   */
   constructor(
     private readonly dir: string,
     private readonly workDir: string,
+    private readonly sharedClones = true,
   ) {}
 
   private path(repoId: string): string {
@@ -144,18 +149,19 @@ export class GitMirrors implements RepoMirrors {
   ): WorkspaceProvider {
     const mirror = this.path(repoId);
     const base = join(this.workDir, runId);
+    const how = this.sharedClones ? '--shared' : '--no-hardlinks';
     return {
       async prepare(_runId: string, taskKey: string, checkout: CheckoutDef): Promise<TaskDirs> {
         const root = join(base, taskKey.replace(/[^A-Za-z0-9._-]/g, '_'));
         const dirs: TaskDirs = { root, workspace: join(root, 'workspace'), data: join(root, 'task-data') };
         await rm(root, { recursive: true, force: true });
+        await mkdir(base, { recursive: true, mode: 0o711 });
         await mkdir(dirs.data, { recursive: true });
         if (!checkout.enabled) await mkdir(dirs.workspace, { recursive: true });
         else {
-          await git(
-            ['clone', '--quiet', '--shared', '--no-checkout', '--template=', mirror, dirs.workspace],
-            root,
-          );
+          await git(['clone', '--quiet', how, '--no-checkout', '--template=', mirror, dirs.workspace], root);
+          // `git checkout` has no --end-of-options: the revision is checked instead.
+          if (!/^([0-9a-f]{40}|[0-9a-f]{64}|HEAD)$/.test(sha)) throw new Error(`'${sha}' is not a commit id`);
           await git(['checkout', '--quiet', '--detach', sha], dirs.workspace);
         }
         if (attach) await cp(attach.from, join(dirs.workspace, attach.as), { recursive: true });

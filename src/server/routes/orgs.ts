@@ -22,6 +22,10 @@ export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
       { schema: { body: CreateOrgBody, tags: ['Organizations'] } },
       async (request, reply) => {
         const user = access.requireUser(request.principal);
+        if (!user.admin && ctx.policy.orgCreators !== 'users')
+          throw denied(
+            'only server administrators may create organizations (the server setting CONVEYOR_ORG_CREATORS=users lets any signed-in user)',
+          );
         const org: Org = {
           id: newId(),
           slug: request.body.slug.toLowerCase(),
@@ -50,6 +54,9 @@ export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
         const body = request.body;
         if (body.clone_url.startsWith('-') || /^ext::/i.test(body.clone_url))
           throw invalid('clone_url must be a git URL or a path', { clone_url: body.clone_url });
+        // The server reads a local path with its own permissions: only its administrators may name one.
+        if (isLocalCloneUrl(body.clone_url) && !access.requireUser(request.principal).admin)
+          throw denied('a clone_url on this machine (a path or file://) needs a server administrator');
         const webhookSecret = ctx.box.sign(`webhook:${newId()}`);
         const repo: Repo = {
           id: newId(),
@@ -111,4 +118,12 @@ export async function manageOrg(ctx: ServerContext, principal: Principal, slug: 
   if (!user.admin && (await ctx.services.directory.orgRole(org.id, user.id)) !== 'admin')
     throw denied(`only admins of organization '${org.slug}' may do this`);
   return org;
+}
+
+/** Whether git would read a clone URL from this machine's file system (a path or file://). */
+export function isLocalCloneUrl(url: string): boolean {
+  if (/^file:/i.test(url)) return true;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url)) return false;
+  // scp-like `host:path` or `user@host:path` (no slash before the colon) is ssh.
+  return !/^[^/:]+:/.test(url);
 }

@@ -1,19 +1,23 @@
 import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LogLine, LogSink, LogStore } from '../ports/log-store.js';
+import type { LogLine, LogPage, LogSink, LogStore } from '../ports/log-store.js';
+import { LogPager, MAX_LINE_BYTES, PAGE_BYTES, lineEnds, marksFor } from './log-pager.js';
 
 /** Prefix of lines Conveyor itself writes into a cube log. */
 export const NOTE_PREFIX = '##[conveyor] ';
 
 /**
  * Cube logs as two files: `<cube>.log` holds the raw output exactly as received (so `tail -f` works),
- * and `<cube>.idx` maps byte offsets to receive times, one `offset ms` line per chunk.
+ * and `<cube>.idx` maps byte offsets to receive times, one `offset ms` line per chunk. Reads are
+ * by range (log-pager.ts): memory stays flat whatever the size of a log and the number of readers.
  * Writes are synchronous so memory stays flat however fast a cube writes. A write that fails
  * (storage full, not writable) never throws into the caller: the sink records the first error in
  * `failure` and drops the rest, and the cube runner fails the cube with it.
  */
 export class FileLogStore implements LogStore {
+  private readonly pager = new LogPager();
+
   constructor(private readonly dir: string) {}
 
   private files(runId: string, cubeId: string): { log: string; idx: string } {
@@ -71,23 +75,58 @@ export class FileLogStore implements LogStore {
     return sink;
   }
 
-  async read(runId: string, cubeId: string): Promise<LogLine[]> {
+  async page(runId: string, cubeId: string, page: number, final: boolean): Promise<LogPage | undefined> {
     const files = this.files(runId, cubeId);
-    const [log, idx] = await Promise.all([readOrEmpty(files.log), readOrEmpty(files.idx)]);
-    const marks = idx
-      .toString()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split(' ').map(Number) as [number, number]);
+    const range = await this.pager.page(files.log, page, final);
+    if (!range) return undefined;
+    const lines = await this.linesIn(runId, cubeId, range.start, range.end);
+    return { lines, complete: range.complete, last: range.last };
+  }
+
+  async readFrom(
+    runId: string,
+    cubeId: string,
+    offset: number,
+    final: boolean,
+  ): Promise<{ lines: LogLine[]; next: number }> {
+    const files = this.files(runId, cubeId);
+    const data = await readRange(files.log, offset, PAGE_BYTES + MAX_LINE_BYTES);
+    const whole = data.length < PAGE_BYTES + MAX_LINE_BYTES;
+    const ends = lineEnds(data, 0, final && whole);
+    const last = ends[ends.length - 1] ?? 0;
+    return { lines: await this.linesIn(runId, cubeId, offset, offset + last, data), next: offset + last };
+  }
+
+  async read(runId: string, cubeId: string): Promise<LogLine[]> {
+    const lines: LogLine[] = [];
+    for (let offset = 0; ;) {
+      const got = await this.readFrom(runId, cubeId, offset, true);
+      if (got.next === offset) return lines;
+      lines.push(...got.lines);
+      offset = got.next;
+    }
+  }
+
+  /** The lines of bytes [start, end) (which start and end on line boundaries) with their times. */
+  private async linesIn(
+    runId: string,
+    cubeId: string,
+    start: number,
+    end: number,
+    read?: Buffer,
+  ): Promise<LogLine[]> {
+    const files = this.files(runId, cubeId);
+    const data = read ? read.subarray(0, end - start) : await readRange(files.log, start, end - start);
+    const marks = await marksFor(files.idx, start, end);
     const lines: LogLine[] = [];
     let mark = 0;
-    let start = 0;
-    while (start < log.length) {
-      let end = log.indexOf(10, start);
-      if (end < 0) end = log.length;
-      while (mark + 1 < marks.length && (marks[mark + 1]?.[0] ?? Infinity) <= start) mark++;
-      lines.push({ at: marks[mark]?.[1] ?? 0, text: log.toString('utf8', start, end) });
-      start = end + 1;
+    let from = 0;
+    for (const to of lineEnds(data, 0, true)) {
+      const at = start + from;
+      while (mark + 1 < marks.length && (marks[mark + 1]?.[0] ?? Infinity) <= at) mark++;
+      const textEnd = data[to - 1] === 10 ? to - 1 : to;
+      lines.push({ at: marks[mark]?.[1] ?? 0, text: data.toString('utf8', from, textEnd) });
+      from = to;
     }
     return lines;
   }
@@ -107,12 +146,21 @@ function writeAll(fd: number, data: Buffer): void {
   while (done < data.length) done += writeSync(fd, data, done);
 }
 
-async function readOrEmpty(file: string): Promise<Buffer> {
+/** Up to `length` bytes of `file` from `offset`; empty when the file does not exist. */
+async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
+  let handle;
   try {
-    return await readFile(file);
+    handle = await open(file, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
     throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, offset);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -22,8 +22,30 @@ export interface LogSink {
  * while the writer is writing; they see a prefix of the log. `read` of a log never opened returns
  * no lines. Bytes are stored as written: masking happens before `write`.
  */
+/** One page of a log: at most 1000 lines and 1 MiB (a line over 64 KiB comes in pieces). */
+export interface LogPage {
+  lines: LogLine[];
+  /** No line will be added to this page any more. */
+  complete: boolean;
+  /** The log has ended and no page follows this one. */
+  last: boolean;
+}
+
 export interface LogStore {
   open(runId: string, cubeId: string): LogSink;
+  /**
+   * Page `page` (1-based) of the log; undefined when it has not started (page 1 always has).
+   * Until `final` (the cube ended) an unfinished last line is held back.
+   */
+  page(runId: string, cubeId: string, page: number, final: boolean): Promise<LogPage | undefined>;
+  /** Complete lines from byte `offset` on (about 1 MiB at most); `next` is where to go on. */
+  readFrom(
+    runId: string,
+    cubeId: string,
+    offset: number,
+    final: boolean,
+  ): Promise<{ lines: LogLine[]; next: number }>;
+  /** Every line; for small logs (the `conveyor run` summary). */
   read(runId: string, cubeId: string): Promise<LogLine[]>;
   /** Size in bytes of what is stored so far. */
   size(runId: string, cubeId: string): Promise<number>;

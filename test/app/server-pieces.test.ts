@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { LOG_PAGE_LINES, logPage } from '../../src/app/log-pages.js';
+import { FileLogStore } from '../../src/logs/file-log-store.js';
+import { PAGE_LINES as LOG_PAGE_LINES, MAX_LINE_BYTES, PAGE_BYTES } from '../../src/logs/log-pager.js';
+import type { LogSink } from '../../src/ports/log-store.js';
+import { tempDir } from '../helpers/repo.js';
 import { SecretBox, hashToken, newToken } from '../../src/app/secret-box.js';
 import {
   parseGithub,
@@ -11,39 +14,80 @@ import {
 } from '../../src/app/webhooks.js';
 import { decodePageToken, encodePageToken } from '../../src/server/routes/runs.js';
 
-const lines = (n: number) => Array.from({ length: n }, (_, i) => ({ at: i, text: `line ${i + 1}` }));
+/** A real FileLogStore in a temp dir, written as the cube runner writes it. */
+function storeWith(text: string | Buffer): { store: FileLogStore; sink: LogSink } {
+  const store = new FileLogStore(tempDir('conveyor-logs-'));
+  const sink = store.open('run', 'cube');
+  sink.write(Buffer.from(text), 1000);
+  return { store, sink };
+}
+const numbered = (n: number) => Array.from({ length: n }, (_, i) => `line ${i + 1}\n`).join('');
 
-describe('log pages (SourceCraft paging)', () => {
-  it('page 1 of an empty, finished log exists and is complete', () => {
-    assert.deepEqual(logPage([], 1, true), { lines: [], pageComplete: true, done: true });
+describe('log pages (SourceCraft paging), read by range', () => {
+  it('page 1 of an empty, finished log exists, is complete and the last', async () => {
+    const store = new FileLogStore(tempDir('conveyor-logs-'));
+    assert.deepEqual(await store.page('run', 'none', 1, true), { lines: [], complete: true, last: true });
   });
-  it('holds back the last line while the cube runs', () => {
-    const page = logPage(lines(3), 1, false);
+  it('holds back an unfinished last line while the cube runs', async () => {
+    const { store } = storeWith('line 1\nline 2\npart');
+    const page = await store.page('run', 'cube', 1, false);
     assert.deepEqual(
       page?.lines.map((l) => l.text),
       ['line 1', 'line 2'],
     );
-    assert.equal(page?.pageComplete, false);
+    assert.equal(page?.complete, false);
+    assert.equal((await store.page('run', 'cube', 1, true))?.lines.length, 3, 'shown once the cube ended');
   });
-  it('a page is complete once the next one has begun; the next is 404 until then', () => {
-    assert.equal(logPage(lines(LOG_PAGE_LINES + 1), 2, false), undefined, 'page 2 has not started');
-    const full = logPage(lines(LOG_PAGE_LINES + 2), 1, false);
+  it('a page is complete once the next one has begun; the next is 404 until then', async () => {
+    const { store, sink } = storeWith(numbered(LOG_PAGE_LINES));
+    assert.equal(await store.page('run', 'cube', 2, false), undefined, 'page 2 has not started');
+    sink.write(Buffer.from('line 1001\n'), 2000);
+    const full = await store.page('run', 'cube', 1, false);
     assert.equal(full?.lines.length, LOG_PAGE_LINES);
-    assert.equal(full?.pageComplete, true);
+    assert.equal(full?.complete, true);
+    const second = await store.page('run', 'cube', 2, false);
     assert.deepEqual(
-      logPage(lines(LOG_PAGE_LINES + 2), 2, false)?.lines.map((l) => l.text),
-      [`line ${LOG_PAGE_LINES + 1}`],
+      second?.lines.map((l) => [l.text, l.at]),
+      [['line 1001', 2000]],
     );
   });
-  it('reading pages in order gives every line exactly once', () => {
-    const all = lines(2 * LOG_PAGE_LINES + 17);
-    const read = [];
+  it('reading pages in order gives every line exactly once, with its time; only the last is `last`', async () => {
+    const text = numbered(2 * LOG_PAGE_LINES + 17);
+    const { store } = storeWith(text);
+    const read: string[] = [];
+    const lasts: boolean[] = [];
     for (let page = 1; ; page++) {
-      const got = logPage(all, page, true);
+      const got = await store.page('run', 'cube', page, true);
       if (!got) break;
-      read.push(...got.lines);
+      read.push(...got.lines.map((l) => l.text));
+      lasts.push(got.last);
+      assert.ok(got.lines.every((l) => l.at === 1000));
     }
-    assert.deepEqual(read, all);
+    assert.deepEqual(read, text.trimEnd().split('\n'));
+    assert.deepEqual(lasts, [false, false, true]);
+  });
+  it('a line longer than 64 KiB comes in 64 KiB pieces, and a page holds at most 1 MiB', async () => {
+    const { store } = storeWith(`${'a'.repeat(3 * MAX_LINE_BYTES + 5)}\nend\n`);
+    const page = await store.page('run', 'cube', 1, true);
+    assert.deepEqual(
+      page?.lines.map((l) => l.text.length),
+      [MAX_LINE_BYTES, MAX_LINE_BYTES, MAX_LINE_BYTES, 5, 3],
+    );
+    const big = storeWith(`${'b'.repeat(PAGE_BYTES * 3)}\n`).store;
+    const sizes: number[] = [];
+    for (let n = 1; ; n++) {
+      const got = await big.page('run', 'cube', n, true);
+      if (!got) break;
+      sizes.push(got.lines.reduce((sum, l) => sum + l.text.length, 0));
+    }
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      3 * PAGE_BYTES,
+    );
+    assert.ok(
+      sizes.every((size) => size <= PAGE_BYTES),
+      `pages of at most 1 MiB: ${sizes.join(', ')}`,
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -38,8 +38,13 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
   }
 }
 
+/**
+ * A temp dir others may read (mode 0755): as root, cubes run as the unprivileged cube user, and
+ * tests hand them marker files in these dirs.
+ */
 export function tempDir(prefix = 'conveyor-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
   created.push(dir);
   return dir;
 }

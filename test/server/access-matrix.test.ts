@@ -189,7 +189,8 @@ const MATRIX: [string, string, unknown, Record<Who, number>][] = [
     'POST',
     '/orgs',
     { slug: 'mine', name: 'Mine' },
-    { anonymous: 401, other: 201, viewer: 409, developer: 409, admin: 409 },
+    // Creating organizations is for server administrators (docs/security.md S6).
+    { anonymous: 401, other: 403, viewer: 403, developer: 403, admin: 403 },
   ],
   [
     'POST',

@@ -4,7 +4,6 @@ import { plugin } from '../plugin.js';
 import type { Principal } from '../../app/access.js';
 import { createRun } from '../../app/create-run.js';
 import { AppError, invalid, notFound } from '../../app/errors.js';
-import { logPage } from '../../app/log-pages.js';
 import { restartRun } from '../../app/restart-run.js';
 import type { CommitInfo, RunRecord } from '../../core/run/model.js';
 import type { Repo } from '../../ports/directory-store.js';
@@ -228,15 +227,18 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
         async (request) => {
           const { run, cube } = await cubeOf(request.principal, request.params);
           const page = Number(request.query.page ?? 1);
+          if (page < 1)
+            throw invalid('page must be 1 or more (pages are numbered from 1)', { page: String(page) });
           const done = cube.status !== 'created' && cube.status !== 'processing';
-          const result = logPage(await ctx.logs.read(run.id, cube.id), page, done);
+          const result = await ctx.logs.page(run.id, cube.id, page, done);
           if (!result)
             throw notFound(`log page ${page} has not started yet; read page ${page - 1} until page_complete`);
           const stamp = request.query.timestamps === true;
           const logs = result.lines
             .map((l) => `${stamp ? `${new Date(l.at).toISOString()} ` : ''}${l.text}\n`)
             .join('');
-          return { logs, page_complete: result.pageComplete, done: result.done && result.pageComplete };
+          // `done`: the cube ended and this is its last page, so a client reading pages in order stops here.
+          return { logs, page_complete: result.complete, done: result.last };
         },
       );
     }

@@ -7,7 +7,6 @@ import { runJson } from '../../transport/run-json.js';
 import type { ServerContext } from '../context.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
 import { getCube } from '../run-view.js';
-import { completeLines } from '../ui/log-lines.js';
 
 type RunParams = RepoParams & { run_slug: string };
 type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
@@ -66,23 +65,30 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
           // Resumable: each line's id is its number + 1, so a reconnect's Last-Event-ID (or
           // ?last_event_id= / ?from=) continues exactly after the last line the client got.
           let sent = resumeFrom(request.headers['last-event-id'], request.query);
+          let offset = 0;
+          let n = 0;
           await follow(events, sse, run.id, async () => {
             const now = await services.runs.findRun(repo.id, run.slug);
             const cube = now && getCube(now, p.workflow_slug, p.task_slug, p.cube_slug).cube;
             const done = !cube || isTerminal(cube.status);
-            const size = await ctx.logs.size(run.id, cubeId);
-            const lines = await ctx.logs.read(run.id, cubeId);
-            // While the cube runs its last line may be unfinished (no newline yet): it is sent once
-            // its newline is written.
-            const upTo = done ? lines.length : completeLines(lines, size);
-            for (; sent < upTo; sent++) {
-              const line = lines[sent];
-              if (line)
-                sse.send(
-                  'line',
-                  { n: sent, at: new Date(line.at).toISOString(), text: line.text },
-                  String(sent + 1),
-                );
+            // Read by range from where the last read stopped, about 1 MiB at a time, waiting for a
+            // slow reader to drain: memory stays flat whatever the log size. While the cube runs,
+            // an unfinished last line is sent once its newline is written. Lines before the
+            // resume point are read past, not sent.
+            while (!sse.closed()) {
+              const got = await ctx.logs.readFrom(run.id, cubeId, offset, done);
+              for (const line of got.lines) {
+                if (n >= sent)
+                  sse.send(
+                    'line',
+                    { n, at: new Date(line.at).toISOString(), text: line.text },
+                    String(n + 1),
+                  );
+                n++;
+              }
+              await sse.drained();
+              if (got.next === offset) break;
+              offset = got.next;
             }
             if (done) sse.send('done', { status: cube?.status ?? 'unknown' });
             return done;
@@ -104,6 +110,8 @@ function resumeFrom(header: string | string[] | undefined, query: ResumeQuery): 
 
 interface Sse {
   send(event: string, data: unknown, id?: string): void;
+  /** Resolves once what was sent has left the buffer (or the client went away). */
+  drained(): Promise<void>;
   closed(): boolean;
   end(): void;
 }
@@ -128,6 +136,18 @@ function open(reply: FastifyReply): Sse {
           `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
         );
     },
+    drained: () =>
+      closed || !res.writableNeedDrain
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const go = () => {
+              res.off('drain', go);
+              res.off('close', go);
+              resolve();
+            };
+            res.on('drain', go);
+            res.on('close', go);
+          }),
     closed: () => closed,
     end: () => {
       if (!closed) res.end();

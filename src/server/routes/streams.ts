@@ -64,7 +64,7 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
           const sse = open(reply);
           // Resumable: each line's id is its number + 1, so a reconnect's Last-Event-ID (or
           // ?last_event_id= / ?from=) continues exactly after the last line the client got.
-          let sent = resumeFrom(request.headers['last-event-id'], request.query);
+          const sent = resumeFrom(request.headers['last-event-id'], request.query);
           let offset = 0;
           let n = 0;
           await follow(events, sse, run.id, async () => {

@@ -19,6 +19,7 @@ import { SHARED_SCHEMAS } from './schemas.js';
 import { sessionRoutes } from './routes/session.js';
 import { repoBrowseRoutes } from './routes/repo-browse.js';
 import { logViewRoutes } from './routes/log-view.js';
+import { deployStreamRoutes } from './routes/deploy-stream.js';
 import { authenticateRequest } from './ui/authenticate-request.js';
 import { uiRoutes } from './ui/ui-routes.js';
 import { workerAdminRoutes } from './routes/workers.js';
@@ -97,6 +98,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(sessionRoutes(ctx));
   await app.register(repoBrowseRoutes(ctx));
   await app.register(logViewRoutes(ctx));
+  await app.register(deployStreamRoutes(ctx));
   await app.register(uiRoutes(ctx.uiDir));
   await app.register(workerAdminRoutes(ctx));
   return app;

@@ -108,7 +108,7 @@ function resumeFrom(header: string | string[] | undefined, query: ResumeQuery): 
   return given !== undefined && /^\d{1,12}$/.test(given) && Number.isSafeInteger(n) ? n : 0;
 }
 
-interface Sse {
+export interface Sse {
   send(event: string, data: unknown, id?: string): void;
   /** Resolves once what was sent has left the buffer (or the client went away). */
   drained(): Promise<void>;
@@ -116,7 +116,7 @@ interface Sse {
   end(): void;
 }
 
-function open(reply: FastifyReply): Sse {
+export function open(reply: FastifyReply): Sse {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {

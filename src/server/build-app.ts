@@ -20,6 +20,7 @@ import { sessionRoutes } from './routes/session.js';
 import { repoBrowseRoutes } from './routes/repo-browse.js';
 import { logViewRoutes } from './routes/log-view.js';
 import { deployStreamRoutes } from './routes/deploy-stream.js';
+import { runsStreamRoutes } from './routes/runs-stream.js';
 import { authenticateRequest } from './ui/authenticate-request.js';
 import { uiRoutes } from './ui/ui-routes.js';
 import { workerAdminRoutes } from './routes/workers.js';
@@ -99,6 +100,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(repoBrowseRoutes(ctx));
   await app.register(logViewRoutes(ctx));
   await app.register(deployStreamRoutes(ctx));
+  await app.register(runsStreamRoutes(ctx));
   await app.register(uiRoutes(ctx.uiDir));
   await app.register(workerAdminRoutes(ctx));
   return app;

@@ -33,13 +33,15 @@ export async function startTestServer(
     artifactUrlTtlMs?: number;
     dataDir?: string;
     offsetMs?: number;
+    /** A fixed port (a restarted server must come back where the browser's streams reconnect). */
+    port?: number;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir('conveyor-server-');
   const clock = { offsetMs: options.offsetMs ?? 0, now: () => Date.now() + clock.offsetMs };
   const server = await startServer({
     host: '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
     dataDir,
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     triggerTickMs: 100,

@@ -3,6 +3,7 @@ import { useEffect } from 'preact/hooks';
 import { api, repoApi } from '../lib/api.js';
 import { ago, duration, shortRef, statusLabel } from '../lib/format.js';
 import { location, navigate, queryParam } from '../lib/router.js';
+import { live } from '../lib/live.js';
 import type { Run } from '../lib/types.js';
 import { NewRunDialog } from './new-run.js';
 import { RepoTabs } from '../components/repo-tabs.js';
@@ -22,13 +23,18 @@ export function RunsPage(props: { org: string; repo: string }) {
   const branch = queryParam('branch');
   const workflow = queryParam('workflow');
   const token = queryParam('page_token');
+  const tick = useSignal(0);
+  // The list follows the repository's runs stream: a new or changed run reloads this page of it.
+  useEffect(() => {
+    const stream = live(`${repoApi(org, repo)}/cicd/events`, { changed: () => tick.value++ });
+    return () => stream.stop();
+  }, [org, repo]);
   useEffect(() => {
     const q = new URLSearchParams({ page_size: '20' });
     if (status) q.set('status', status);
     if (branch) q.set('branch', branch);
     if (workflow) q.set('workflow', workflow);
     if (token) q.set('page_token', token);
-    runs.value = undefined;
     api<{ runs: Run[]; next_page_token?: string }>(
       'GET',
       `${repoApi(org, repo)}/cicd/runs?${q.toString()}`,
@@ -39,7 +45,7 @@ export function RunsPage(props: { org: string; repo: string }) {
       },
       (e: Error) => (error.value = e.message),
     );
-  }, [org, repo, query]);
+  }, [org, repo, query, tick.value]);
   useEffect(() => {
     api<{ branches: { name: string }[] }>('GET', `${repoApi(org, repo)}/cicd/branches`).then(
       (r) => (branches.value = r.branches.map((b) => b.name)),

@@ -18,4 +18,15 @@ await build({
   },
   logLevel: 'warning',
 });
+// The config parser's worker thread (src/app/config-parser-pool.ts looks for it next to the bundle).
+await build({
+  entryPoints: ['src/app/config-worker.ts'],
+  outfile: 'dist/config-worker.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 await import('./build-ui.mjs');

@@ -6,7 +6,10 @@ import type { DirectoryStore, Repo } from '../ports/directory-store.js';
 import type { RepoMirrors } from '../ports/repo-mirrors.js';
 import type { RunStore } from '../ports/run-store.js';
 import { invalid } from './errors.js';
-import { CONFIG_PATHS, diagnosticLine, parseConfigFile } from './load-config.js';
+import { CONFIG_PATHS, diagnosticLine } from './load-config.js';
+import { configParser } from './config-parser-pool.js';
+import { CONFIG_MAX_BYTES } from '../core/config/parse-config.js';
+import { FileTooLarge } from '../ports/repo-mirrors.js';
 import type { IdentityStore } from '../ports/identity-store.js';
 import { findConnection } from './id-tokens.js';
 import { referencedNames, referencedSecrets } from './secret-refs.js';
@@ -59,9 +62,17 @@ export async function loadRepoConfig(
   sha: string,
 ): Promise<LoadedRepoConfig> {
   for (const file of CONFIG_PATHS) {
-    const text = await mirrors.readFile(repo.id, sha, file);
+    let text: string | undefined;
+    try {
+      text = await mirrors.readFile(repo.id, sha, file, CONFIG_MAX_BYTES);
+    } catch (error) {
+      if (!(error instanceof FileTooLarge)) throw error;
+      const message = `${file}:1:1: the config is ${error.size} bytes; the limit is ${error.limit} bytes (1 MiB)`;
+      return { file, found: true, errors: [message], warnings: [] };
+    }
     if (text === undefined) continue;
-    const parsed = parseConfigFile(text, file);
+    // On a worker thread with a time limit: a large config never stalls the server (D5).
+    const parsed = await configParser.parse(text, file);
     const lines = (severity: string) =>
       parsed.diagnostics.filter((d) => d.severity === severity).map(diagnosticLine);
     const errors = lines('error');

@@ -7,10 +7,21 @@ import { spawn } from 'node:child_process';
  */
 export interface GitObject {
   oid: string;
+  /** The bytes; empty when the object is larger than `maxBytes` (then `size` says how large). */
   data: Buffer;
+  size: number;
+  tooLarge?: boolean;
 }
 
-export function catFileBatch(gitDir: string, specs: string[]): Promise<(GitObject | undefined)[]> {
+/**
+ * `maxBytes`: objects larger than this are not kept (their bytes are skipped as they stream by),
+ * so a 50 MB blob named by a config path costs no memory.
+ */
+export function catFileBatch(
+  gitDir: string,
+  specs: string[],
+  maxBytes = Infinity,
+): Promise<(GitObject | undefined)[]> {
   return new Promise((resolve, reject) => {
     if (specs.some((s) => s.includes('\n'))) {
       reject(new Error('object names cannot contain newlines'));
@@ -19,9 +30,9 @@ export function catFileBatch(gitDir: string, specs: string[]): Promise<(GitObjec
     const child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const chunks: Buffer[] = [];
+    const parser = new BatchParser(maxBytes);
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stdout.on('data', (d: Buffer) => parser.push(d));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
@@ -29,11 +40,11 @@ export function catFileBatch(gitDir: string, specs: string[]): Promise<(GitObjec
         reject(new Error(`git cat-file failed in ${gitDir}: ${stderr.trim() || `exit ${code}`}`));
         return;
       }
-      try {
-        resolve(parseBatch(Buffer.concat(chunks), specs.length));
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
+      if (parser.results.length < specs.length) {
+        reject(new Error('git cat-file answered fewer objects than asked'));
+        return;
       }
+      resolve(parser.results);
     });
     // A git that exits early (no such repository) closes its stdin: the exit code reports that.
     child.stdin.on('error', () => undefined);
@@ -41,25 +52,53 @@ export function catFileBatch(gitDir: string, specs: string[]): Promise<(GitObjec
   });
 }
 
-/** `<oid> <type> <size>\n<bytes>\n` per found object, `<spec> missing\n` (or ambiguous) otherwise. */
-function parseBatch(out: Buffer, count: number): (GitObject | undefined)[] {
-  const results: (GitObject | undefined)[] = [];
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    const end = out.indexOf(10, at);
-    if (end < 0) throw new Error('git cat-file answered fewer objects than asked');
-    const header = out.toString('utf8', at, end);
-    at = end + 1;
-    const found = /^([0-9a-f]{40,64}) \w+ (\d+)$/.exec(header);
-    if (!found) {
-      results.push(undefined);
-      continue;
+/**
+ * `<oid> <type> <size>\n<bytes>\n` per found object, `<spec> missing\n` (or ambiguous) otherwise,
+ * parsed as it streams.
+ */
+class BatchParser {
+  readonly results: (GitObject | undefined)[] = [];
+  private header = Buffer.alloc(0);
+  private body: { object: GitObject; parts: Buffer[]; left: number } | undefined;
+
+  constructor(private readonly maxBytes: number) {}
+
+  push(chunk: Buffer): void {
+    let data = chunk;
+    while (data.length > 0) {
+      if (this.body) {
+        const take = Math.min(this.body.left, data.length);
+        if (!this.body.object.tooLarge) this.body.parts.push(data.subarray(0, take));
+        this.body.left -= take;
+        data = data.subarray(take);
+        if (this.body.left === 0) {
+          const { object, parts } = this.body;
+          if (!object.tooLarge) object.data = Buffer.concat(parts).subarray(0, object.size);
+          this.results.push(object);
+          this.body = undefined;
+        }
+        continue;
+      }
+      const end = data.indexOf(10);
+      if (end < 0) {
+        this.header = Buffer.concat([this.header, data]);
+        return;
+      }
+      const line = Buffer.concat([this.header, data.subarray(0, end)]).toString('utf8');
+      this.header = Buffer.alloc(0);
+      data = data.subarray(end + 1);
+      const found = /^([0-9a-f]{40,64}) \w+ (\d+)$/.exec(line);
+      if (!found) {
+        this.results.push(undefined);
+        continue;
+      }
+      const size = Number(found[2]);
+      const object: GitObject = { oid: found[1] ?? '', data: Buffer.alloc(0), size };
+      if (size > this.maxBytes) object.tooLarge = true;
+      // The object's bytes and the newline after them.
+      this.body = { object, parts: [], left: size + 1 };
     }
-    const size = Number(found[2]);
-    results.push({ oid: found[1] ?? '', data: out.subarray(at, at + size) });
-    at += size + 1;
   }
-  return results;
 }
 
 export interface ParsedCommit {

@@ -2,9 +2,10 @@ import { cp, mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckoutDef } from '../core/config/model.js';
 import type { CommitInfo } from '../core/run/model.js';
-import type { RepoMirrors, Revision } from '../ports/repo-mirrors.js';
+import { FileTooLarge, type RepoMirrors, type Revision } from '../ports/repo-mirrors.js';
+import { CONFIG_MAX_BYTES } from '../core/config/parse-config.js';
 import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
-import { catFileBatch, parseCommit } from './cat-file.js';
+import { catFileBatch, parseCommit, type GitObject } from './cat-file.js';
 import { git } from './git.js';
 
 /**
@@ -17,8 +18,8 @@ export class GitMirrors implements RepoMirrors {
   private readonly syncedAt = new Map<string, number>();
   /** Commits known to be in each mirror (resolved here), so `ensureCommit` is free for them. */
   private readonly known = new Set<string>();
-  /** File contents by `repo@sha:path` (null: absent at that commit). */
-  private readonly files = new Map<string, string | null>();
+  /** File contents by `repo@sha:path` (null: absent at that commit; a number: its size, too large). */
+  private readonly files = new Map<string, string | null | number>();
 
   /**
    * `sharedClones: false` copies the objects into each workspace instead of borrowing them from
@@ -79,19 +80,22 @@ export class GitMirrors implements RepoMirrors {
         ? `refs/tags/${revision.tag}`
         : `refs/heads/${revision.branch ?? ''}`;
     const name = `${revision.commit ?? ref}^{commit}`;
-    const [commit, ...files] = await catFileBatch(this.path(repoId), [
-      name,
-      ...prefetch.map((p) => `${name}:${p}`),
-    ]);
+    // Prefetched files are configs: one over the config limit is skipped as it streams by.
+    const [commit, ...files] = await catFileBatch(
+      this.path(repoId),
+      [name, ...prefetch.map((p) => `${name}:${p}`)],
+      CONFIG_MAX_BYTES,
+    );
     if (!commit) throw new Error(`revision ${describe(revision)} does not exist in the repository`);
     this.known.add(`${repoId}@${commit.oid}`);
-    prefetch.forEach((path, i) => this.remember(repoId, commit.oid, path, files[i]?.data));
+    prefetch.forEach((path, i) => this.remember(repoId, commit.oid, path, files[i]));
     return { sha: commit.oid, ref, ...parseCommit(commit.data) };
   }
 
-  private remember(repoId: string, sha: string, path: string, content: Buffer | undefined): void {
+  private remember(repoId: string, sha: string, path: string, object: GitObject | undefined): void {
     if (this.files.size >= 1000) this.files.clear();
-    this.files.set(`${repoId}@${sha}:${path}`, content === undefined ? null : content.toString('utf8'));
+    const value = !object ? null : object.tooLarge ? object.size : object.data.toString('utf8');
+    this.files.set(`${repoId}@${sha}:${path}`, value);
   }
 
   /**
@@ -110,12 +114,27 @@ export class GitMirrors implements RepoMirrors {
     this.known.add(`${repoId}@${sha}`);
   }
 
-  async readFile(repoId: string, sha: string, path: string): Promise<string | undefined> {
-    const cached = this.files.get(`${repoId}@${sha}:${path}`);
-    if (cached !== undefined) return cached ?? undefined;
-    const [content] = await catFileBatch(this.path(repoId), [`${sha}:${path}`]).catch(() => [undefined]);
-    if (/^[0-9a-f]{40}$/.test(sha)) this.remember(repoId, sha, path, content?.data);
-    return content?.data.toString('utf8');
+  async readFile(
+    repoId: string,
+    sha: string,
+    path: string,
+    maxBytes = CONFIG_MAX_BYTES,
+  ): Promise<string | undefined> {
+    let value = this.files.get(`${repoId}@${sha}:${path}`);
+    if (value === undefined) {
+      const [object] = await catFileBatch(this.path(repoId), [`${sha}:${path}`], maxBytes).catch(() => [
+        undefined,
+      ]);
+      if (/^[0-9a-f]{40}$/.test(sha)) this.remember(repoId, sha, path, object);
+      value = !object ? null : object.tooLarge ? object.size : object.data.toString('utf8');
+    }
+    if (typeof value === 'number') {
+      if (value > maxBytes) throw new FileTooLarge(path, value, maxBytes);
+      // Known too large for the config limit, asked with a larger one: read it now.
+      const [object] = await catFileBatch(this.path(repoId), [`${sha}:${path}`], maxBytes);
+      return object?.data.toString('utf8');
+    }
+    return value ?? undefined;
   }
 
   async changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined> {

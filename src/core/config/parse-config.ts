@@ -1,4 +1,4 @@
-import { isSeq, LineCounter, parseDocument } from 'yaml';
+import { isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { Decoder, type Entry } from './decoder.js';
 import { DiagnosticBag, type Diagnostic } from './diagnostics.js';
 import { checkReferences } from './check-references.js';
@@ -15,16 +15,31 @@ export interface ParseResult {
   diagnostics: Diagnostic[];
 }
 
+/** Limits of a config (docs/config-reference.md): larger ones are refused with a diagnostic. */
+export const CONFIG_MAX_BYTES = 1024 * 1024;
+export const CONFIG_MAX_NODES = 100_000;
+
 const TOP_KEYS = ['on', 'workflows', 'tasks', 'cubes', 'tokens', 'env'] as const;
 
 /** Parses and validates a ci.yaml text. `file` is only used in diagnostics. */
 export function parseCiConfig(source: string, file: string): ParseResult {
   const bag = new DiagnosticBag(file);
+  const bytes = Buffer.byteLength(source);
+  if (bytes > CONFIG_MAX_BYTES) {
+    bag.error(
+      { line: 1, column: 1 },
+      `the config is ${bytes} bytes; the limit is ${CONFIG_MAX_BYTES} bytes (1 MiB)`,
+      'move large values out of the config: scripts into files of the repository, data into artifacts',
+    );
+    return { diagnostics: bag.sorted() };
+  }
   const lines = new LineCounter();
   const doc = parseDocument(source, {
     lineCounter: lines,
     prettyErrors: false,
-    uniqueKeys: true,
+    // The library's own check compares every key with every other (seconds for a map of 50,000
+    // keys): duplicates are found below with one set per map instead.
+    uniqueKeys: false,
     merge: true,
   });
   for (const error of doc.errors) {
@@ -40,6 +55,18 @@ export function parseCiConfig(source: string, file: string): ParseResult {
     bag.error({ line, column: col }, yamlMessage(error.message), yamlHint(error.code));
   }
   if (bag.hasErrors) return { diagnostics: bag.sorted() };
+  let nodes = 0;
+  visit(doc, () => (++nodes > CONFIG_MAX_NODES ? visit.BREAK : undefined));
+  if (nodes <= CONFIG_MAX_NODES) checkUniqueKeys(doc, lines, bag);
+  if (bag.hasErrors) return { diagnostics: bag.sorted() };
+  if (nodes > CONFIG_MAX_NODES) {
+    bag.error(
+      { line: 1, column: 1 },
+      `the config has more than ${CONFIG_MAX_NODES} YAML nodes (keys, values and list items)`,
+      'split it: reuse tasks and cubes by name instead of repeating them',
+    );
+    return { diagnostics: bag.sorted() };
+  }
   const d = new Decoder(doc, lines, bag, source);
   const root = doc.contents;
   if (root === null) {
@@ -121,6 +148,25 @@ function decodeLibrary(d: Decoder, tasks: Entry | undefined, cubes: Entry | unde
     }
   }
   return lib;
+}
+
+/** Every mapping's keys are unique (as YAML requires); the second of two equal keys is reported. */
+function checkUniqueKeys(doc: Document, lines: LineCounter, bag: DiagnosticBag): void {
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        const key = pair.key;
+        const name = isScalar(key) ? String(key.value) : undefined;
+        if (name === undefined || name === '<<') continue;
+        if (seen.has(name)) {
+          const { line, col } = lines.linePos(key && isScalar(key) ? (key.range?.[0] ?? 0) : 0);
+          bag.error({ line, column: col }, 'YAML syntax: Map keys must be unique', yamlHint('DUPLICATE_KEY'));
+        }
+        seen.add(name);
+      }
+    },
+  });
 }
 
 function yamlMessage(message: string): string {

@@ -88,13 +88,14 @@ export class FileLogStore implements LogStore {
     cubeId: string,
     offset: number,
     final: boolean,
-  ): Promise<{ lines: LogLine[]; next: number }> {
+  ): Promise<{ lines: LogLine[]; ends: number[]; next: number }> {
     const files = this.files(runId, cubeId);
     const data = await readRange(files.log, offset, PAGE_BYTES + MAX_LINE_BYTES);
     const whole = data.length < PAGE_BYTES + MAX_LINE_BYTES;
     const ends = lineEnds(data, 0, final && whole);
     const last = ends[ends.length - 1] ?? 0;
-    return { lines: await this.linesIn(runId, cubeId, offset, offset + last, data), next: offset + last };
+    const lines = await this.linesIn(runId, cubeId, offset, offset + last, data);
+    return { lines, ends: ends.map((end) => offset + end), next: offset + last };
   }
 
   async read(runId: string, cubeId: string): Promise<LogLine[]> {

@@ -38,13 +38,16 @@ export interface LogStore {
    * Until `final` (the cube ended) an unfinished last line is held back.
    */
   page(runId: string, cubeId: string, page: number, final: boolean): Promise<LogPage | undefined>;
-  /** Complete lines from byte `offset` on (about 1 MiB at most); `next` is where to go on. */
+  /**
+   * Complete lines from byte `offset` on (about 1 MiB at most); `ends` holds the byte offset after
+   * each line, `next` is where to go on (equal to `offset`: nothing more yet).
+   */
   readFrom(
     runId: string,
     cubeId: string,
     offset: number,
     final: boolean,
-  ): Promise<{ lines: LogLine[]; next: number }>;
+  ): Promise<{ lines: LogLine[]; ends: number[]; next: number }>;
   /** Every line; for small logs (the `conveyor run` summary). */
   read(runId: string, cubeId: string): Promise<LogLine[]>;
   /** Size in bytes of what is stored so far. */

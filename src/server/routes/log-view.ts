@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { notFound } from '../../app/errors.js';
@@ -6,7 +7,7 @@ import type { ServerContext } from '../context.js';
 import { plugin } from '../plugin.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
 import { getCube } from '../run-view.js';
-import { LogLines, outline, plain } from '../ui/log-lines.js';
+import { LogLines, Outline, plain } from '../ui/log-lines.js';
 
 type CubeParams = RepoParams & {
   run_slug: string;
@@ -43,7 +44,7 @@ export function logViewRoutes(ctx: ServerContext): FastifyPluginAsync {
     if (!run) throw notFound(`run ${p.run_slug} not found`);
     const cube = getCube(run, p.workflow_slug, p.task_slug, p.cube_slug).cube;
     const done = cube.status !== 'created' && cube.status !== 'prepared' && cube.status !== 'processing';
-    return { run, cube, done, lines: () => store.lines(run.id, cube.id, done) };
+    return { run, cube, done };
   };
   const base = '/cicd/logs/:run_slug/:workflow_slug/:task_slug/:cube_slug';
 
@@ -54,13 +55,13 @@ export function logViewRoutes(ctx: ServerContext): FastifyPluginAsync {
         { schema: { querystring: LinesQuery, tags: ['CICD logs'] } },
         async (request) => {
           const c = await cubeOf(request.principal, request.params);
-          const all = await c.lines();
+          const total = await store.total(c.run.id, c.cube.id, c.done);
           const q = request.query;
-          const from = q.tail !== undefined ? Math.max(0, all.length - q.tail) : (q.from ?? 0);
-          const slice = all.slice(from, from + (q.tail ?? q.count ?? 1000));
+          const from = q.tail !== undefined ? Math.max(0, total - q.tail) : (q.from ?? 0);
+          const slice = await store.range(c.run.id, c.cube.id, c.done, from, q.tail ?? q.count ?? 1000);
           return {
             from,
-            total: all.length,
+            total,
             done: c.done,
             status: c.cube.status,
             lines: slice.map((l) => [l.at, l.text]),
@@ -71,8 +72,9 @@ export function logViewRoutes(ctx: ServerContext): FastifyPluginAsync {
     for (const path of repoPaths(`${base}/outline`, false))
       app.get<{ Params: CubeParams }>(path, { schema: { tags: ['CICD logs'] } }, async (request) => {
         const c = await cubeOf(request.principal, request.params);
-        const all = await c.lines();
-        return { total: all.length, done: c.done, groups: outline(all) };
+        const groups = new Outline();
+        const total = await store.each(c.run.id, c.cube.id, c.done, (line, n) => groups.add(line.text, n));
+        return { total, done: c.done, groups: groups.finish(total) };
       });
 
     for (const path of repoPaths(`${base}/search`, false))
@@ -81,18 +83,21 @@ export function logViewRoutes(ctx: ServerContext): FastifyPluginAsync {
         { schema: { querystring: SearchQuery, tags: ['CICD logs'] } },
         async (request) => {
           const c = await cubeOf(request.principal, request.params);
-          const all = await c.lines();
           const q = request.query;
           const test = matcher(q.q, q.case === true);
-          const to = Math.min(all.length, q.to ?? all.length);
           const matches: number[] = [];
           let count = 0;
-          for (let i = 0; i < to; i++)
-            if (test(plain(all[i]?.text ?? ''))) {
+          let searched = 0;
+          await store.each(c.run.id, c.cube.id, c.done, (line, i) => {
+            if (q.to !== undefined && i >= q.to) return false;
+            searched = i + 1;
+            if (test(plain(line.text))) {
               count++;
               if (matches.length < MAX_MATCHES) matches.push(i);
             }
-          return { searched: to, count, matches, done: c.done };
+            return true;
+          });
+          return { searched, count, matches, done: c.done };
         },
       );
 
@@ -102,7 +107,6 @@ export function logViewRoutes(ctx: ServerContext): FastifyPluginAsync {
         { schema: { querystring: RawQuery, tags: ['CICD logs'] } },
         async (request, reply) => {
           const c = await cubeOf(request.principal, request.params);
-          const all = await c.lines();
           const p = request.params;
           reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store');
           if (request.query.download === true)
@@ -110,7 +114,17 @@ export function logViewRoutes(ctx: ServerContext): FastifyPluginAsync {
               'content-disposition',
               `attachment; filename="${[p.run_slug, p.workflow_slug, p.task_slug, p.cube_slug].join('-').replace(/[^A-Za-z0-9._-]/g, '_')}.log"`,
             );
-          return all.map((l) => `${l.text}\n`).join('');
+          // Streamed about 1 MiB at a time: a log of any size, in flat memory.
+          const logs = ctx.logs;
+          async function* text(): AsyncGenerator<string> {
+            for (let offset = 0; ;) {
+              const got = await logs.readFrom(c.run.id, c.cube.id, offset, c.done);
+              if (got.next === offset) return;
+              yield got.lines.map((l) => `${l.text}\n`).join('');
+              offset = got.next;
+            }
+          }
+          return reply.send(Readable.from(text()));
         },
       );
   });

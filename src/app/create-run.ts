@@ -24,6 +24,8 @@ export interface RunServices {
   newId: () => string;
   /** Called after a run is stored, so the dispatcher picks it up at once. */
   onRunCreated: () => void;
+  /** Told when a git event starts no run, and why (the operator log). */
+  onEventSkipped?: (repo: Repo, head: CommitInfo, reason: string) => void;
 }
 
 export interface RunRequest {

@@ -102,10 +102,14 @@ async function startForEvent(
     // A config that does not parse still gets a (failed) run, so the pusher sees why; no config at all runs nothing.
     if (loaded.found)
       return createRun(services, repo, { ...request, configSha, loaded, workflows: [] }, false);
+    services.onEventSkipped?.(repo, request.head, `no ${loaded.file}`);
     return undefined;
   }
   const names = selectWorkflows(loaded.config.triggers, event);
-  if (names.length === 0) return undefined;
+  if (names.length === 0) {
+    services.onEventSkipped?.(repo, request.head, `no workflow's on: rule in ${loaded.file} matches`);
+    return undefined;
+  }
   return createRun(
     services,
     repo,

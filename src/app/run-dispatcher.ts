@@ -28,6 +28,8 @@ export interface DispatcherOptions {
   prepare?: (run: RunRecord, repo: Repo) => Promise<void>;
   /** Told when a run this dispatcher executed or ended has finished (deployments follow their CI runs). */
   onRunEnded?: (run: RunRecord) => void;
+  /** Told when this dispatcher begins executing a run (the operator log). */
+  onRunStarted?: (run: RunRecord, repo: Repo) => void;
 }
 
 /**
@@ -126,6 +128,7 @@ export class RunDispatcher {
         this.o.onRunEnded?.(run);
       });
     this.engines.set(run.id, { engine, done });
+    this.o.onRunStarted?.(run, repo);
   }
 
   /**

@@ -67,12 +67,33 @@ export class TriggerLoop {
     const refs = await mirrors.listRefs(repo.id);
     const seen = await directory.getPollState(repo.id);
     await directory.setPollState(repo.id, refs);
+    await this.adoptFirstBranch(repo, seen, refs);
     if (!seen) return;
     for (const [ref, sha] of Object.entries(refs)) {
       const before = seen[ref];
       if (before === sha) continue;
       await handlePush(this.services, repo, { ref, before: before ?? '0'.repeat(40), after: sha }, 'poll');
     }
+  }
+
+  /**
+   * A repository registered while still empty got a guessed default branch; its first branches
+   * tell the real one (the remote's HEAD, as `git init` named it), before their pushes are handled.
+   */
+  private async adoptFirstBranch(
+    repo: Repo,
+    seen: Record<string, string> | undefined,
+    refs: Record<string, string>,
+  ): Promise<void> {
+    const heads = (r: Record<string, string> | undefined) =>
+      Object.keys(r ?? {}).filter((ref) => ref.startsWith('refs/heads/'));
+    if (heads(seen).length > 0 || heads(refs).length === 0) return;
+    if (heads(refs).includes(`refs/heads/${repo.defaultBranch}`)) return;
+    const branch = await this.services.mirrors.remoteDefaultBranch(repo.id, repo.cloneUrl);
+    if (!branch || branch === repo.defaultBranch) return;
+    this.log(`${repo.orgSlug}/${repo.slug}: default branch is ${branch} (the first push names it)`);
+    repo.defaultBranch = branch;
+    await this.services.directory.updateRepo(repo);
   }
 
   private async fireSchedules(repo: Repo, now: number): Promise<void> {

@@ -1,7 +1,7 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { UsageError } from './output.js';
+import { UnreachableError, UsageError } from './output.js';
 
 export interface ClientConfig {
   server: string;
@@ -32,20 +32,32 @@ export function saveConfig(config: ClientConfig, env: NodeJS.ProcessEnv = proces
   return file;
 }
 
+/** Forgets what `conveyor login` stored; whether there was anything. */
+export function clearConfig(env: NodeJS.ProcessEnv = process.env): boolean {
+  const file = configFile(env);
+  try {
+    readFileSync(file);
+  } catch {
+    return false;
+  }
+  rmSync(file, { force: true });
+  return true;
+}
+
 /** Server and token: CONVEYOR_SERVER / CONVEYOR_TOKEN override what `conveyor login` stored. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, needToken = true): ClientConfig {
   let stored: Partial<ClientConfig> = {};
   try {
     stored = JSON.parse(readFileSync(configFile(env), 'utf8')) as Partial<ClientConfig>;
   } catch {
     // not logged in yet
   }
-  const server = env.CONVEYOR_SERVER ?? stored.server;
-  const token = env.CONVEYOR_TOKEN ?? stored.token;
-  if (!server)
-    throw new UsageError(
-      'no server configured',
-      'run `conveyor login --server URL --token TOKEN` or set CONVEYOR_SERVER and CONVEYOR_TOKEN',
+  const server = env.CONVEYOR_SERVER || stored.server;
+  const token = env.CONVEYOR_TOKEN || stored.token;
+  if (!server || (needToken && !token))
+    throw new UnreachableError(
+      server ? `not logged in to ${server}` : 'no server configured',
+      'run `conveyor login --server URL` (it asks for the token) or set CONVEYOR_SERVER and CONVEYOR_TOKEN',
     );
   return { server: server.replace(/\/+$/, ''), token: token ?? '' };
 }
@@ -82,9 +94,9 @@ export class ApiClient {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (error) {
-      throw new UsageError(
+      throw new UnreachableError(
         `cannot reach ${this.config.server}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`,
-        'is the server running? check --server / CONVEYOR_SERVER',
+        'is the server running? `conveyor ping --wait` waits for it; check --server / CONVEYOR_SERVER',
       );
     }
     if (response.ok) return response;
@@ -103,14 +115,22 @@ export class ApiClient {
   }
 }
 
+/** `org/repo` as its two parts; a usage error otherwise. */
+export function splitRepo(value: string | undefined): [string, string] {
+  const match = value ? /^([^/\s]+)\/([^/\s]+)$/.exec(value) : null;
+  if (!match) {
+    if (!value)
+      throw new UsageError(
+        'which repository? none given and none found for this directory',
+        'pass --repo ORG/REPO, set CONVEYOR_REPO, or run `conveyor repos link ORG/REPO` in your checkout',
+      );
+    throw new UsageError(`repository '${value}' is not ORG/REPO`, 'e.g. --repo acme/demo');
+  }
+  return [match[1] ?? '', match[2] ?? ''];
+}
+
 /** `org/repo` into the API's path prefix. */
 export function repoPrefix(repo: string | undefined): string {
-  const value = repo ?? process.env.CONVEYOR_REPO;
-  const match = value ? /^([^/\s]+)\/([^/\s]+)$/.exec(value) : null;
-  if (!match)
-    throw new UsageError(
-      `repository '${value ?? ''}' is not ORG/REPO`,
-      'pass --repo ORG/REPO or set CONVEYOR_REPO',
-    );
-  return `/repos/${encodeURIComponent(match[1] ?? '')}/${encodeURIComponent(match[2] ?? '')}`;
+  const [org, slug] = splitRepo(repo ?? process.env.CONVEYOR_REPO);
+  return `/repos/${encodeURIComponent(org)}/${encodeURIComponent(slug)}`;
 }

@@ -2,14 +2,84 @@ import pc from 'picocolors';
 import type { RunStatus } from '../core/run/status.js';
 import { formatDiagnostic, type Diagnostic } from '../core/config/diagnostics.js';
 
+/** Exit codes of every command (docs/cli.md): */
+export const EXIT = {
+  /** the run or operation succeeded */
+  ok: 0,
+  /** the run failed, timed out or was canceled; the server refused the operation */
+  failed: 1,
+  /** usage or config error: fix the command line or the file */
+  usage: 2,
+  /** cannot reach the server, or not signed in (no server configured, token refused) */
+  unreachable: 3,
+} as const;
+
 /** A user-facing failure: printed as `error: message` with a hint, exit code 2. */
 export class UsageError extends Error {
+  readonly exitCode: number = EXIT.usage;
   constructor(
     message: string,
     readonly hint?: string,
   ) {
     super(message);
   }
+}
+
+/** The server cannot be reached, or the CLI is not signed in: exit code 3. */
+export class UnreachableError extends UsageError {
+  override readonly exitCode: number = EXIT.unreachable;
+}
+
+export const printJson = (value: unknown): void =>
+  void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+
+/**
+ * Columns padded to their widest cell, a dim header on a terminal; without a terminal the same
+ * columns without colour, so `awk` and `cut` work on them. Rows are cut to the terminal's width.
+ */
+export function printTable(
+  headers: string[],
+  rows: string[][],
+  out: NodeJS.WriteStream = process.stdout,
+): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const cut = (text: string) =>
+    out.isTTY && out.columns && text.length > out.columns ? `${text.slice(0, out.columns - 1)}…` : text;
+  out.write(`${out.isTTY ? pc.dim(cut(line(headers))) : line(headers)}\n`);
+  for (const row of rows) out.write(`${cut(line(row))}\n`);
+}
+
+/** Reads a line from the terminal without echoing it (for tokens and secrets). */
+export function readHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let value = '';
+    const done = (error?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString('utf8')) {
+        if (char === '\r' || char === '\n') return done();
+        if (char === '\x03') return done(new UsageError('canceled'));
+        if (char === '\x7f' || char === '\b') value = value.slice(0, -1);
+        else if (char >= ' ') value += char;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 export function statusIcon(status: RunStatus, frame = 0): string {

@@ -63,6 +63,7 @@ export interface DirectoryStore {
   insertUser(user: User): Promise<void>;
   findUserBySlug(slug: string): Promise<User | undefined>;
   findUserById(id: string): Promise<User | undefined>;
+  listUsers(): Promise<User[]>;
   insertToken(token: TokenRecord, hash: string): Promise<void>;
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
   listTokens(userId: string): Promise<TokenRecord[]>;
@@ -70,6 +71,8 @@ export interface DirectoryStore {
 
   insertOrg(org: Org, creatorId: string): Promise<void>;
   findOrg(slug: string): Promise<Org | undefined>;
+  /** Every organization, or with `memberId` only those the user has a role in; by slug. */
+  listOrgs(memberId?: string): Promise<Org[]>;
   orgRole(orgId: string, userId: string): Promise<'admin' | 'member' | undefined>;
 
   insertRepo(repo: Repo): Promise<void>;
@@ -77,6 +80,10 @@ export interface DirectoryStore {
   findRepoById(id: string): Promise<Repo | undefined>;
   listRepos(orgId: string): Promise<Repo[]>;
   listAllRepos(): Promise<Repo[]>;
+  /** Stores the repository's changeable fields (name, description, visibility, clone URL, branch, poll). */
+  updateRepo(repo: Repo): Promise<void>;
+  /** Deletes the repository with its roles, secrets and trigger state (runs stay in their tables). */
+  deleteRepo(repoId: string): Promise<void>;
   repoRole(repoId: string, userId: string): Promise<RepoRole | undefined>;
   setRepoRole(repoId: string, userId: string, role: RepoRole | undefined): Promise<void>;
   listRepoRoles(repoId: string): Promise<{ user: User; role: RepoRole }[]>;

@@ -26,6 +26,11 @@ export interface RepoMirrors {
   ensureCommit(repoId: string, cloneUrl: string, sha: string): Promise<void>;
   readFile(repoId: string, sha: string, path: string, maxBytes?: number): Promise<string | undefined>;
   changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined>;
+  /**
+   * The branch the remote's HEAD names (after a `sync`); without one, the only branch, else `main`
+   * or `master` when present; undefined when it cannot tell.
+   */
+  remoteDefaultBranch(repoId: string, cloneUrl: string): Promise<string | undefined>;
   /** Branches (`refs/heads/x`) and tags (`refs/tags/x`) with their commit. */
   listRefs(repoId: string): Promise<Record<string, string>>;
   /** Task checkouts of one commit; `attach` copies a directory into each workspace (as a relative path). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AppError } from '../app/errors.js';
 import type { ServerContext } from './context.js';
 import { toErrorBody } from './http-errors.js';
@@ -30,7 +30,13 @@ export const BODY_LIMIT = 1024 * 1024;
 /** The HTTP API: routes, authentication, request ids and one error body for everything. */
 export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: false,
+    // The operator log's pino; requests are not logged one by one (runs and webhooks are).
+    ...(ctx.ops
+      ? {
+          loggerInstance: ctx.ops.logger as unknown as FastifyBaseLogger,
+          logController: new LogController({ disableRequestLogging: true }),
+        }
+      : { logger: false }),
     bodyLimit: BODY_LIMIT,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

@@ -18,7 +18,11 @@ export function composeDeployments(
   dataDir: string,
   dispatcher: () => RunDispatcher,
   log: (message: string) => void,
-): { deploy: ServerContext['deploy']; onRunEnded: (run: RunRecord) => void; tick: () => Promise<void> } {
+): {
+  deploy: ServerContext['deploy'];
+  onRunEnded: (run: RunRecord) => Promise<void>;
+  tick: () => Promise<void>;
+} {
   const deployments = new SqlDeploymentStore(db);
   const releaseDir = (projectId: string, releaseId: string) =>
     join(
@@ -38,9 +42,9 @@ export function composeDeployments(
       if (run) await dispatcher().cancel(run, reason);
     },
   });
-  const onRunEnded = (run: RunRecord) => {
+  const onRunEnded = async (run: RunRecord): Promise<void> => {
     if (run.context.trigger !== 'deployment') return;
-    void services.directory
+    await services.directory
       .findRepoById(run.repoId)
       .then((repo) => repo && engine.onCiRunEnded(repo, run))
       .catch((error: unknown) => log(`deployment after run ${run.id}: ${String(error)}`));

@@ -30,6 +30,7 @@ import type { ServerContext } from './context.js';
 import { RunView } from './run-view.js';
 import { composeDeployments } from './compose-deployments.js';
 import { RELEASE_DIR_IN_WORKSPACE } from '../app/deploy-engine.js';
+import type { OperatorLog } from './operator-log.js';
 import { SqlSessionStore } from '../store/sql-session-store.js';
 import { UiSessions } from './ui/sessions.js';
 import { findUiDir } from './ui/ui-assets.js';
@@ -57,6 +58,8 @@ export interface ServerConfig {
   clock?: Clock;
   env: NodeJS.ProcessEnv;
   log: (message: string) => void;
+  /** Lines for the operator: runs started and ended, pushes skipped, webhooks, workers. */
+  ops?: OperatorLog;
 }
 
 /** Opens the configured database: PostgreSQL for a postgres:// URL, else SQLite in the data dir. */
@@ -150,10 +153,28 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     clock,
     newId: randomUUID,
     onRunCreated: () => wake.dispatcher?.poke(),
+    onEventSkipped: (repo, head, reason) => config.ops?.pushSkipped(repo, head.ref, head.sha, reason),
   };
+  const followUps = new Set<Promise<unknown>>();
+  const owner = config.replicaId ?? `${hostname()}:${dataDir}`;
+  const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
   const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
   const dispatcher: RunDispatcher = new RunDispatcher({
-    onRunEnded: deploy.onRunEnded,
+    // What follows a run's end is awaited by stop(), so a run ending during the drain still
+    // moves its deployment on before the database closes.
+    onRunEnded: (run) => {
+      const work = Promise.all([
+        deploy.onRunEnded(run),
+        config.ops
+          ? directory.findRepoById(run.repoId).then(
+              (repo) => config.ops?.runEnded(repo, run),
+              () => config.ops?.runEnded(undefined, run),
+            )
+          : undefined,
+      ]).finally(() => followUps.delete(work));
+      followUps.add(work);
+    },
+    onRunStarted: (run, repo) => config.ops?.runStarted(repo, run),
     prepare: async (run, repo) => {
       if (run.context.commit?.sha) await mirrors.ensureCommit(repo.id, repo.cloneUrl, run.context.commit.sha);
     },
@@ -162,8 +183,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     box,
     clock,
     events,
-    owner: config.replicaId ?? `${hostname()}:${dataDir}`,
-    concurrency: config.concurrency ?? Math.max(2, availableParallelism()),
+    owner,
+    concurrency,
     leaseMs: config.leaseMs ?? 30_000,
     pollMs: config.dispatchPollMs ?? 1000,
     log: config.log,
@@ -206,6 +227,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     artifactUrlTtlMs: config.artifactUrlTtlMs ?? 15 * 60 * 1000,
     log: config.log,
     policy: { orgCreators: config.env.CONVEYOR_ORG_CREATORS === 'users' ? 'users' : 'admins' },
+    ...(config.ops ? { ops: config.ops } : {}),
     deploy: deploy.deploy,
     sessions: new UiSessions(new SqlSessionStore(db), directory, clock),
     uiDir: findUiDir(config.env),
@@ -216,10 +238,12 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     start: async () => {
       await dispatcher.start();
       triggers.start();
+      config.ops?.workerJoined(owner, `embedded, ${concurrency} runs at once`);
     },
     stop: async (graceMs) => {
       await triggers.stop();
       await dispatcher.drain(graceMs);
+      await Promise.all([...followUps]);
       executors.native.close?.();
       executors.container?.close?.();
       await db.destroy();

@@ -11,6 +11,7 @@ import type { DeployEngine } from '../app/deploy-engine.js';
 import type { DeploymentStore } from '../ports/deployment-store.js';
 import type { OidcIssuer } from '../app/id-tokens.js';
 import type { IdentityStore } from '../ports/identity-store.js';
+import type { OperatorLog } from './operator-log.js';
 import type { UiSessions } from './ui/sessions.js';
 import type { WorkerHub } from '../app/worker-hub.js';
 
@@ -39,6 +40,8 @@ export interface ServerContext {
   log(message: string): void;
   /** Settings of who may do what beyond roles (docs/security.md). */
   policy: { orgCreators: 'admins' | 'users' };
+  /** The operator log (runs, webhooks, workers), when the server has one. */
+  ops?: OperatorLog;
   view: RunView;
   /** Web UI sign-in sessions. */
   sessions: UiSessions;

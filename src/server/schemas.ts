@@ -60,6 +60,20 @@ export const CreateRepoBody = Type.Object({
 });
 export type CreateRepoBody = Static<typeof CreateRepoBody>;
 
+/** PATCH of a repository: any of its changeable fields. */
+export const UpdateRepoBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    description: Type.Optional(Type.String({ maxLength: 65536 })),
+    visibility: Type.Optional(StringEnum(['public', 'internal', 'private'] as const)),
+    clone_url: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    default_branch: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    poll_interval_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400 })),
+  },
+  { additionalProperties: false },
+);
+export type UpdateRepoBody = Static<typeof UpdateRepoBody>;
+
 export const SubjectRoles = Type.Object({
   subject_roles: Type.Array(
     Type.Object({

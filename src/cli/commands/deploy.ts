@@ -201,9 +201,50 @@ export async function releasesList(flags: ProjectFlags): Promise<number> {
 }
 
 /** `conveyor deploy RELEASE [--env KEY]`: one environment, or the whole workflow. */
+export interface FollowFlags {
+  wait?: boolean;
+  quiet?: boolean;
+}
+
+const STILL_MOVING = new Set(['in_progress']);
+
+/** With --wait: polls the run until it stops moving (done, failed, or waiting for a review). */
+async function settle(api: ApiClient, base: string, run: Run, flags: FollowFlags): Promise<Run> {
+  let last = run;
+  while (flags.wait && STILL_MOVING.has(last.status)) {
+    await new Promise((r) => setTimeout(r, 300));
+    last = await api.request<Run>('GET', `${base}/runs/${encodeURIComponent(run.id)}`);
+  }
+  return last;
+}
+
+const exitOf = (run: Run) => (run.status === 'failure' || run.status === 'cancelled' ? 1 : 0);
+
+function show(run: Run, flags: ProjectFlags & FollowFlags): void {
+  if (flags.json) printJson(run);
+  else if (flags.quiet) print(`${run.id}\n`);
+  else print(runText(run));
+}
+
+/** A deployment run by its id or an unambiguous start of it (as `git` takes short hashes). */
+async function runIdOf(api: ApiClient, base: string, text: string): Promise<string> {
+  if (/^[0-9a-f-]{36}$/i.test(text)) return text.toLowerCase();
+  if (!/^[0-9a-f-]{4,}$/i.test(text))
+    throw new UsageError(`'${text}' is not a deployment run id`, 'conveyor deployments list shows them');
+  const page = await api.request<{ results: Run[] }>('GET', `${base}/runs?pageSize=200`);
+  const found = page.results.filter((r) => r.id.startsWith(text.toLowerCase()));
+  if (found.length === 1 && found[0]) return found[0].id;
+  throw new UsageError(
+    found.length === 0
+      ? `no deployment run starts with '${text}'`
+      : `'${text}' is the start of ${found.length} runs`,
+    'give more of the id (conveyor deployments list)',
+  );
+}
+
 export async function deployCommand(
   release: string,
-  flags: ProjectFlags & { env?: string; comment?: string },
+  flags: ProjectFlags & FollowFlags & { env?: string; comment?: string },
 ): Promise<number> {
   const { api, base } = await project(flags);
   const releaseId = await releaseIdOf(api, base, release);
@@ -214,9 +255,9 @@ export async function deployCommand(
         ...(flags.comment ? { comment: flags.comment } : {}),
       })
     : await api.request<Run>('POST', `${base}/runs`, { releaseId });
-  if (flags.json) printJson(run);
-  else print(runText(run));
-  return 0;
+  const last = await settle(api, base, run, flags);
+  show(last, flags);
+  return exitOf(last);
 }
 
 /** A release by id, semantic version or name. */
@@ -264,7 +305,8 @@ export async function deploymentsList(flags: ProjectFlags & { status?: string })
 
 export async function deploymentsGet(runId: string, flags: ProjectFlags): Promise<number> {
   const { api, base } = await project(flags);
-  const run = await api.request<Run>('GET', `${base}/runs/${encodeURIComponent(runId)}`);
+  const id = await runIdOf(api, base, runId);
+  const run = await api.request<Run>('GET', `${base}/runs/${encodeURIComponent(id)}`);
   if (flags.json) printJson(run);
   else print(runText(run));
   return 0;
@@ -274,10 +316,11 @@ export async function deploymentsGet(runId: string, flags: ProjectFlags): Promis
 export async function deploymentsReview(
   runId: string,
   conclusion: 'approved' | 'rejected',
-  flags: ProjectFlags & { comment?: string; env?: string },
+  flags: ProjectFlags & FollowFlags & { comment?: string; env?: string },
 ): Promise<number> {
   const { api, base } = await project(flags);
-  const run = await api.request<Run>('GET', `${base}/runs/${encodeURIComponent(runId)}`);
+  const id = await runIdOf(api, base, runId);
+  const run = await api.request<Run>('GET', `${base}/runs/${encodeURIComponent(id)}`);
   const job = run.jobs.find(
     (j) => j.status === 'waiting' && (!flags.env || j.environment?.key === flags.env),
   );
@@ -285,12 +328,12 @@ export async function deploymentsReview(
     throw new UsageError(`run ${runId} has no job waiting for review${flags.env ? ` in ${flags.env}` : ''}`);
   const after = await api.request<Run>(
     'POST',
-    `${base}/runs/${encodeURIComponent(runId)}/jobs/${job.id}/review`,
+    `${base}/runs/${encodeURIComponent(id)}/jobs/${job.id}/review`,
     { conclusion, ...(flags.comment ? { comment: flags.comment } : {}) },
   );
-  if (flags.json) printJson(after);
-  else print(runText(after));
-  return 0;
+  const last = await settle(api, base, after, flags);
+  show(last, flags);
+  return flags.wait ? exitOf(last) : 0;
 }
 
 export async function deploymentsCancel(
@@ -298,7 +341,8 @@ export async function deploymentsCancel(
   flags: ProjectFlags & { comment?: string },
 ): Promise<number> {
   const { api, base } = await project(flags);
-  const run = await api.request<Run>('POST', `${base}/runs/${encodeURIComponent(runId)}/cancel`, {
+  const id = await runIdOf(api, base, runId);
+  const run = await api.request<Run>('POST', `${base}/runs/${encodeURIComponent(id)}/cancel`, {
     comment: flags.comment ?? '',
   });
   if (flags.json) printJson(run);

@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, isAbsolute, relative, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pc from 'picocolors';
 import { CONFIG_PATHS, loadConfig } from '../../app/load-config.js';
@@ -16,6 +16,7 @@ import { composeLocal } from '../compose-local.js';
 import { parseConnectionFlags, writeLocalIssuer } from '../local-connections.js';
 import { parseAssignments, printDiagnostics, UsageError } from '../output.js';
 import { LiveTree } from '../render/live-tree.js';
+import { LogLines } from '../render/log-lines.js';
 import { PlainLines } from '../render/plain-lines.js';
 import { printSummary } from '../render/summary.js';
 
@@ -29,6 +30,7 @@ export interface RunFlags {
   artifactsDir?: string;
   parallel?: string;
   keepWorkspaces?: boolean;
+  logs?: boolean;
   serviceConnection: string[];
 }
 
@@ -80,7 +82,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ...(Object.keys(byName).length ? { connections: { byName, repoPath } } : {}),
   });
   try {
-    const listener = pickListener(flags);
+    await ignoreInGit([artifactsDir, ...(repo ? [] : [stateDir])]);
+    const listener = pickListener(flags, new LogMasker(Object.values(secrets)));
     const started = await startLocalRun(
       deps,
       {
@@ -138,8 +141,21 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   }
 }
 
-function pickListener(flags: RunFlags): EngineListener {
+/** Run output kept in the working tree must not show in `git status`: a `.gitignore` of `*` in each dir. */
+async function ignoreInGit(dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, '.gitignore'), '# written by conveyor run: these files are not source\n*\n', {
+      flag: 'wx',
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
+}
+
+function pickListener(flags: RunFlags, masker: LogMasker): EngineListener {
   if (flags.json) return {};
+  if (flags.logs) return new LogLines(process.stdout, (t) => masker.maskText(t));
   if (process.stdout.isTTY) return new LiveTree(process.stdout);
   return new PlainLines(process.stdout);
 }

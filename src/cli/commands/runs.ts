@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ArtifactJson, RunJson } from '../../transport/run-json.js';
 import { ApiClient, loadConfig, repoPrefix } from '../client.js';
 import { parseAssignments, UsageError } from '../output.js';
+import { LiveTree, treeFromJson } from '../render/live-tree.js';
 import { runLine, runTree } from '../render/run-json-text.js';
 
 export interface RepoFlags {
@@ -20,9 +21,11 @@ const printJson = (value: unknown) => print(`${JSON.stringify(value, null, 2)}\n
 const exitFor = (run: RunJson) => (run.status === 'success' ? 0 : 1);
 
 export async function runsList(
-  flags: RepoFlags & { pageSize?: string; pageToken?: string },
+  flags: RepoFlags & { pageSize?: string; pageToken?: string; quiet?: boolean },
 ): Promise<number> {
   const query = new URLSearchParams();
+  if (flags.pageSize !== undefined && !/^[1-9]\d*$/.test(flags.pageSize))
+    throw new UsageError(`--page-size '${flags.pageSize}' is not a positive whole number`);
   if (flags.pageSize) query.set('page_size', flags.pageSize);
   if (flags.pageToken) query.set('page_token', flags.pageToken);
   const page = await client().request<{ runs: RunJson[]; next_page_token?: string }>(
@@ -30,6 +33,7 @@ export async function runsList(
     `${repoPrefix(flags.repo)}/cicd/runs?${query.toString()}`,
   );
   if (flags.json) printJson(page);
+  else if (flags.quiet) for (const run of page.runs) print(`${run.slug}\n`);
   else {
     if (page.runs.length === 0) print('no runs yet\n');
     for (const run of page.runs) print(`${runLine(run)}\n`);
@@ -53,6 +57,8 @@ export interface TriggerFlags extends RepoFlags {
   tag?: string;
   commit?: string;
   wait?: boolean;
+  watch?: boolean;
+  quiet?: boolean;
 }
 
 export async function runsTrigger(
@@ -77,8 +83,10 @@ export async function runsTrigger(
     ...(head ? { head } : {}),
     workflows: [{ name: workflow, values }],
   });
-  if (!flags.json) print(`started run #${run.slug} (${run.status})\n`);
-  if (!flags.wait) {
+  if (flags.quiet) print(`${run.slug}\n`);
+  else if (!flags.json) print(`started run #${run.slug} (${run.status})\n`);
+  if (flags.watch && !flags.json) return watchRun(api, prefix, run);
+  if (!flags.wait && !flags.watch) {
     if (flags.json) printJson(run);
     return 0;
   }
@@ -86,25 +94,156 @@ export async function runsTrigger(
     api,
     prefix,
     run,
-    flags.json ? undefined : (r) => print(`run #${r.slug}: ${r.status}\n`),
+    flags.json || flags.quiet ? undefined : (r) => print(`run #${r.slug}: ${r.status}\n`),
   );
   if (flags.json) printJson(run);
-  else print(runTree(run));
+  else if (!flags.quiet) {
+    print(runTree(run));
+    await printFailedLogs(api, prefix, run, 20);
+  }
   return exitFor(run);
 }
 
-/** Follows the run's event stream until it ends. */
+/** `runs watch [RUN]`: the live tree of `conveyor run`, fed by the run's event stream; exits with its result. */
+export async function runsWatch(run: string | undefined, flags: RepoFlags): Promise<number> {
+  const api = client();
+  const prefix = repoPrefix(flags.repo);
+  const got = run
+    ? await api.request<RunJson>('GET', `${prefix}/cicd/runs/${runNumber(run)}`)
+    : await newestRun(api, prefix);
+  if (flags.json) {
+    const last = TERMINAL.has(got.status) ? got : await waitForEnd(api, prefix, got);
+    printJson(last);
+    return exitFor(last);
+  }
+  return watchRun(api, prefix, got);
+}
+
+/** The newest run; in a repository without runs yet, the first one once it starts (a push on its way). */
+async function newestRun(api: ApiClient, prefix: string, waitMs = 60_000): Promise<RunJson> {
+  const deadline = Date.now() + waitMs;
+  for (let told = false; ; told = true) {
+    const newest = (await api.request<{ runs: RunJson[] }>('GET', `${prefix}/cicd/runs?page_size=1`)).runs[0];
+    if (newest) return newest;
+    if (Date.now() > deadline)
+      throw new UsageError(
+        'no run started in this repository',
+        'conveyor runs trigger WORKFLOW --watch starts one',
+      );
+    if (!told) process.stderr.write('no runs yet; waiting for the first one…\n');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function watchRun(api: ApiClient, prefix: string, run: RunJson): Promise<number> {
+  const tty = process.stdout.isTTY;
+  const tree = tty ? new LiveTree(process.stdout) : undefined;
+  tree?.start(treeFromJson(run));
+  if (!tty) print(`${runLine(run)}\n`);
+  let last = run;
+  try {
+    if (!TERMINAL.has(run.status))
+      last = await waitForEnd(
+        api,
+        prefix,
+        run,
+        (r) => (tree ? undefined : print(`${runLine(r)}\n`)),
+        (r) => tree?.update(treeFromJson(r)),
+      );
+  } finally {
+    tree?.update(treeFromJson(last));
+    tree?.stop();
+  }
+  for (const message of last.error_messages) print(`! ${message}\n`);
+  await printFailedLogs(api, prefix, last, 20);
+  print(`\nRun #${last.slug} ${last.status}\n`);
+  return exitFor(last);
+}
+
+/** `runs view RUN [--log-failed]`: the tree, and with --log-failed every failed cube's whole log. */
+export async function runsView(run: string, flags: RepoFlags & { logFailed?: boolean }): Promise<number> {
+  const api = client();
+  const prefix = repoPrefix(flags.repo);
+  const got = await api.request<RunJson>('GET', `${prefix}/cicd/runs/${runNumber(run)}`);
+  if (flags.json) {
+    const logs = flags.logFailed ? await failedLogs(api, prefix, got) : undefined;
+    printJson(logs ? { ...got, failed_logs: logs } : got);
+    return 0;
+  }
+  print(runTree(got));
+  if (flags.logFailed) {
+    const failed = await printFailedLogs(api, prefix, got);
+    if (failed === 0) print('\nno cube failed\n');
+  }
+  return 0;
+}
+
+function runNumber(run: string): string {
+  if (!/^\d+$/.test(run))
+    throw new UsageError(`'${run}' is not a run number`, 'runs are numbered 1, 2, 3…: conveyor runs list');
+  return run;
+}
+
+const failedCubes = (run: RunJson) =>
+  run.workflows.flatMap((w) =>
+    w.tasks.flatMap((t) =>
+      t.cubes
+        .filter(
+          (c) =>
+            (c.status === 'failed' || c.status === 'timeout') && !c.error_message?.startsWith('not started'),
+        )
+        .map((c) => ({ path: `${w.slug}/${t.slug}/${c.slug}`, cube: c })),
+    ),
+  );
+
+async function cubeLog(api: ApiClient, prefix: string, run: string, path: string): Promise<string> {
+  let text = '';
+  const where = [run, ...path.split('/')].map(encodeURIComponent).join('/');
+  for (let page = 1; ; page++) {
+    const got = await api.request<{ logs: string; page_complete: boolean; done: boolean }>(
+      'GET',
+      `${prefix}/cicd/logs/${where}?page=${page}`,
+    );
+    text += got.logs;
+    if (!got.page_complete || got.done) return text;
+  }
+}
+
+async function failedLogs(api: ApiClient, prefix: string, run: RunJson): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const { path } of failedCubes(run)) out[path] = await cubeLog(api, prefix, run.slug, path);
+  return out;
+}
+
+/** The failed cubes' logs (their last `tail` lines when given), as `conveyor run`'s summary shows them. */
+async function printFailedLogs(api: ApiClient, prefix: string, run: RunJson, tail?: number): Promise<number> {
+  const failed = failedCubes(run);
+  for (const { path, cube } of failed) {
+    const lines = (await cubeLog(api, prefix, run.slug, path)).replace(/\n$/, '').split('\n');
+    const shown = tail ? lines.slice(-tail) : lines;
+    print(
+      `\n── ${path.split('/').join(' / ')}: ${cube.status}${cube.error_message ? `: ${cube.error_message}` : ''}\n`,
+    );
+    if (shown.length < lines.length) print(`   … ${lines.length - shown.length} earlier lines\n`);
+    for (const line of shown) print(`   ${line}\n`);
+  }
+  return failed.length;
+}
+
+/** Follows the run's event stream until it ends: `onChange` on status changes, `onEvent` on every state. */
 async function waitForEnd(
   api: ApiClient,
   prefix: string,
   run: RunJson,
   onChange?: (run: RunJson) => void,
+  onEvent?: (run: RunJson) => void,
 ): Promise<RunJson> {
   let last = run;
   let lastStatus = run.status;
   for await (const event of sse(api, `${prefix}/cicd/runs/${run.slug}/events`)) {
     if (event.event !== 'run') continue;
     last = JSON.parse(event.data) as RunJson;
+    onEvent?.(last);
     if (last.status !== lastStatus) onChange?.(last);
     lastStatus = last.status;
     if (TERMINAL.has(last.status)) break;

@@ -1,3 +1,6 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createOperatorLog, LOG_LEVELS, type LogFormat, type LogLevel } from '../../server/operator-log.js';
 import { startServer } from '../../server/start-server.js';
 import { UsageError } from '../output.js';
 
@@ -7,6 +10,36 @@ export interface ServerFlags {
   dataDir?: string;
   databaseUrl?: string;
   concurrency?: string;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+/** The data dir exists and takes files, or a usage error says why (a file in the way, no permission, /proc). */
+function checkDataDir(dir: string): void {
+  const path = resolve(dir);
+  try {
+    mkdirSync(path, { recursive: true });
+    const probe = join(path, `.write-test-${process.pid}`);
+    writeFileSync(probe, '');
+    rmSync(probe);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    throw new UsageError(
+      `cannot use data dir ${path}: ${e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'a file is in the way' : (e.code ?? e.message)}`,
+      'pass --data-dir with a directory this user can write (it is created when missing)',
+    );
+  }
+}
+
+function pick<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  flag: string,
+): T | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(`${flag} '${value}' is not one of ${allowed.join(', ')}`);
+  return value as T;
 }
 
 /** `conveyor server`: runs the API, the embedded worker and the triggers until SIGTERM or SIGINT. */
@@ -18,20 +51,36 @@ export async function serverCommand(flags: ServerFlags): Promise<number> {
   const concurrency = flags.concurrency ?? env.CONVEYOR_CONCURRENCY;
   if (concurrency !== undefined && !(Number(concurrency) >= 1))
     throw new UsageError(`--concurrency '${concurrency}' is not a positive number`);
-  const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+  const level = pick<LogLevel>(flags.logLevel ?? env.CONVEYOR_LOG_LEVEL, LOG_LEVELS, '--log-level');
+  const format = pick<LogFormat>(
+    flags.logFormat ?? env.CONVEYOR_LOG_FORMAT,
+    ['text', 'json'],
+    '--log-format',
+  );
+  const ops = createOperatorLog({ ...(level ? { level } : {}), ...(format ? { format } : {}) });
+  const log = (message: string) => ops.note(message);
+  const dataDir = flags.dataDir ?? env.CONVEYOR_DATA_DIR ?? './conveyor-data';
   const databaseUrl = flags.databaseUrl ?? env.CONVEYOR_DATABASE_URL;
-  const server = await startServer({
-    host: flags.host ?? env.CONVEYOR_HOST ?? '127.0.0.1',
-    port,
-    dataDir: flags.dataDir ?? env.CONVEYOR_DATA_DIR ?? './conveyor-data',
-    ...(databaseUrl ? { databaseUrl } : {}),
-    ...(env.CONVEYOR_PUBLIC_URL ? { publicUrl: env.CONVEYOR_PUBLIC_URL } : {}),
-    ...(concurrency !== undefined ? { concurrency: Number(concurrency) } : {}),
-    ...(env.CONVEYOR_TRIGGER_TICK_MS ? { triggerTickMs: Number(env.CONVEYOR_TRIGGER_TICK_MS) } : {}),
-    ...(env.CONVEYOR_REPLICA_ID ? { replicaId: env.CONVEYOR_REPLICA_ID } : {}),
-    env,
-    log,
-  });
+  if (!databaseUrl || databaseUrl.startsWith('sqlite:')) checkDataDir(dataDir);
+  const host = flags.host ?? env.CONVEYOR_HOST ?? '127.0.0.1';
+  let server;
+  try {
+    server = await startServer({
+      host,
+      port,
+      dataDir,
+      ...(databaseUrl ? { databaseUrl } : {}),
+      ...(env.CONVEYOR_PUBLIC_URL ? { publicUrl: env.CONVEYOR_PUBLIC_URL } : {}),
+      ...(concurrency !== undefined ? { concurrency: Number(concurrency) } : {}),
+      ...(env.CONVEYOR_TRIGGER_TICK_MS ? { triggerTickMs: Number(env.CONVEYOR_TRIGGER_TICK_MS) } : {}),
+      ...(env.CONVEYOR_REPLICA_ID ? { replicaId: env.CONVEYOR_REPLICA_ID } : {}),
+      env,
+      log,
+      ops,
+    });
+  } catch (error) {
+    throw startupError(error as NodeJS.ErrnoException, host, port);
+  }
   process.stdout.write(`Conveyor listening on ${server.url}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -43,4 +92,30 @@ export async function serverCommand(flags: ServerFlags): Promise<number> {
   });
   log('stopped');
   return 0;
+}
+
+/** Start-up failures as one line and a hint (exit 2), not a stack trace. */
+function startupError(error: NodeJS.ErrnoException, host: string, port: number): UsageError {
+  switch (error.code ?? '') {
+    case 'EADDRINUSE':
+      return new UsageError(
+        `port ${port} on ${host} is in use`,
+        'pass --port 0 for a free one, or stop what holds it',
+      );
+    case 'EACCES':
+      return new UsageError(
+        `no permission to listen on ${host}:${port}`,
+        'ports below 1024 need root: pick --port 8080',
+      );
+    case 'EADDRNOTAVAIL':
+      return new UsageError(
+        `${host} is not an address of this machine`,
+        'try --host 127.0.0.1 or --host 0.0.0.0',
+      );
+    default:
+      return new UsageError(
+        `the server could not start: ${error.message}`,
+        'check --database-url / --data-dir; `conveyor server --help` lists the settings',
+      );
+  }
 }

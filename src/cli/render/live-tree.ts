@@ -1,9 +1,68 @@
 import pc from 'picocolors';
 import { formatDuration } from '../../core/config/duration.js';
-import type { CubeRun, Dates, RunRecord } from '../../core/run/model.js';
+import type { RunRecord } from '../../core/run/model.js';
+import type { RunJson } from '../../transport/run-json.js';
 import { isTerminal, type RunStatus } from '../../core/run/status.js';
 import type { EngineListener } from '../../app/run-engine.js';
 import { statusIcon } from '../output.js';
+
+/** What the tree shows of a run: a local RunRecord, or a server's Run (see `treeFromJson`). */
+interface TreeDates {
+  startedAt?: number;
+  finishedAt?: number;
+}
+interface TreeCube {
+  slug: string;
+  status: RunStatus;
+  dates: TreeDates;
+  errorMessage?: string;
+}
+export interface TreeRun {
+  slug: string;
+  status: RunStatus;
+  dates: TreeDates;
+  workflows: {
+    slug: string;
+    status: RunStatus;
+    dates: TreeDates;
+    tasks: { slug: string; status: RunStatus; dates: TreeDates; cubes: TreeCube[] }[];
+  }[];
+}
+
+const ms = (iso: string | undefined) => (iso ? Date.parse(iso) : undefined);
+const datesOf = (d: { started_at?: string; finished_at?: string }): TreeDates => {
+  const startedAt = ms(d.started_at);
+  const finishedAt = ms(d.finished_at);
+  return {
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    ...(finishedAt !== undefined ? { finishedAt } : {}),
+  };
+};
+
+/** A server's Run (SourceCraft JSON) as the tree `conveyor run` draws. */
+export function treeFromJson(run: RunJson): TreeRun {
+  return {
+    slug: run.slug,
+    status: run.status,
+    dates: datesOf(run.dates),
+    workflows: run.workflows.map((w) => ({
+      slug: w.slug,
+      status: w.status,
+      dates: datesOf(w.dates),
+      tasks: w.tasks.map((t) => ({
+        slug: t.slug,
+        status: t.status,
+        dates: datesOf(t.dates),
+        cubes: t.cubes.map((c) => ({
+          slug: c.slug,
+          status: c.status,
+          dates: datesOf(c.dates),
+          ...(c.error_message ? { errorMessage: c.error_message } : {}),
+        })),
+      })),
+    })),
+  };
+}
 
 // eslint-disable-next-line no-control-regex
 const ANSI_CODE = /\x1b\[[0-9;]*m/g;
@@ -16,7 +75,7 @@ const ANSI_CODE = /\x1b\[[0-9;]*m/g;
 export class LiveTree implements EngineListener {
   private readonly lastLine = new Map<string, string>();
   private readonly partial = new Map<string, string>();
-  private run: RunRecord | undefined;
+  private run: TreeRun | undefined;
   private drawn = 0;
   private frame = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -26,7 +85,7 @@ export class LiveTree implements EngineListener {
     private readonly now: () => number = Date.now,
   ) {}
 
-  start(run: RunRecord): void {
+  start(run: TreeRun): void {
     this.run = run;
     this.timer = setInterval(() => this.draw(), 100);
     this.draw();
@@ -38,6 +97,11 @@ export class LiveTree implements EngineListener {
   }
 
   onStatus(_kind: string, _path: string[], _status: RunStatus, run: RunRecord): void {
+    this.run = run;
+  }
+
+  /** A newer state of the run (from a server's event stream). */
+  update(run: TreeRun): void {
     this.run = run;
   }
 
@@ -67,7 +131,7 @@ export class LiveTree implements EngineListener {
     this.drawn = shown.length;
   }
 
-  render(run: RunRecord): string[] {
+  render(run: TreeRun): string[] {
     const lines = [
       `${statusIcon(run.status, this.frame)} Run ${run.slug} ${pc.dim(this.duration(run.dates, run.status))}`,
     ];
@@ -95,14 +159,14 @@ export class LiveTree implements EngineListener {
     return lines;
   }
 
-  private shows(cube: CubeRun): boolean {
+  private shows(cube: TreeCube): boolean {
     return (
       cube.status === 'processing' ||
       (isTerminal(cube.status) && cube.status !== 'success' && !cube.errorMessage?.startsWith('not started'))
     );
   }
 
-  private duration(dates: Dates, status: RunStatus): string {
+  private duration(dates: TreeDates, status: RunStatus): string {
     if (dates.startedAt === undefined) return '';
     const end = isTerminal(status) ? (dates.finishedAt ?? this.now()) : this.now();
     return formatDuration(end - dates.startedAt);

@@ -37,6 +37,13 @@ export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
     );
 
+    // Administrators see every organization; others those they have a role in.
+    app.get('/orgs', { schema: { tags: ['Organizations'] } }, async (request) => {
+      const user = access.requireUser(request.principal);
+      const orgs = await directory.listOrgs(user.admin ? undefined : user.id);
+      return { organizations: orgs.map(orgJson) };
+    });
+
     app.get<{ Params: { org_slug: string } }>(
       '/orgs/:org_slug',
       { schema: { tags: ['Organizations'] } },
@@ -80,6 +87,9 @@ export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
             clone_url: body.clone_url,
           });
         }
+        // Without a default branch given, the remote's HEAD names it (git init makes master or main).
+        if (!body.default_branch)
+          repo.defaultBranch = (await mirrors.remoteDefaultBranch(repo.id, repo.cloneUrl)) ?? 'main';
         await directory.insertRepo(repo);
         await ctx.triggers.poll(repo).catch(() => undefined); // records the refs as they are now
         return reply.code(201).send({ ...repoJson(repo), webhook_secret: webhookSecret });

@@ -5,7 +5,8 @@ import type { RepoRole } from '../../ports/directory-store.js';
 import type { ServerContext } from '../context.js';
 import { repoJson, userJson } from '../present.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
-import { SubjectRoles } from '../schemas.js';
+import { SubjectRoles, UpdateRepoBody } from '../schemas.js';
+import { manageOrg } from './orgs.js';
 import { secretRoutes } from './secret-routes.js';
 
 /** One repository: its description, roles (SourceCraft's roles API), secrets and webhook secret. */
@@ -24,6 +25,55 @@ export function repoRoutes(ctx: ServerContext): FastifyPluginAsync {
     for (const path of repoPaths('', false)) {
       app.get<{ Params: RepoParams }>(path, { schema: { tags: ['Repositories'] } }, async (request) =>
         repoJson(await repoFor(ctx, request.principal, request.params, 'reader')),
+      );
+    }
+    for (const path of repoPaths('', false)) {
+      app.patch<{ Params: RepoParams; Body: UpdateRepoBody }>(
+        path,
+        { schema: { body: UpdateRepoBody, tags: ['Repositories'] } },
+        async (request) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'admin');
+          const body = request.body;
+          if (
+            body.clone_url !== undefined &&
+            (body.clone_url.startsWith('-') || /^ext::/i.test(body.clone_url))
+          )
+            throw invalid('clone_url must be a git URL or a path', { clone_url: body.clone_url });
+          const next = {
+            ...repo,
+            ...(body.name !== undefined ? { name: body.name } : {}),
+            ...(body.description !== undefined ? { description: body.description } : {}),
+            ...(body.visibility !== undefined ? { visibility: body.visibility } : {}),
+            ...(body.clone_url !== undefined ? { cloneUrl: body.clone_url } : {}),
+            ...(body.default_branch !== undefined ? { defaultBranch: body.default_branch } : {}),
+            ...(body.poll_interval_seconds !== undefined
+              ? { pollIntervalMs: body.poll_interval_seconds * 1000 }
+              : {}),
+          };
+          if (next.cloneUrl !== repo.cloneUrl)
+            await ctx.services.mirrors.sync(repo.id, next.cloneUrl).catch((error: unknown) => {
+              throw invalid(
+                `cannot fetch clone_url: ${error instanceof Error ? error.message : String(error)}`,
+                {
+                  clone_url: next.cloneUrl,
+                },
+              );
+            });
+          await directory.updateRepo(next);
+          ctx.access.forget();
+          return repoJson(next);
+        },
+      );
+      app.delete<{ Params: RepoParams }>(
+        path,
+        { schema: { tags: ['Repositories'] } },
+        async (request, reply) => {
+          const repo = await repoFor(ctx, request.principal, request.params, 'reader');
+          await manageOrg(ctx, request.principal, repo.orgSlug); // only organization admins delete
+          await directory.deleteRepo(repo.id);
+          ctx.access.forget();
+          return reply.code(204).send();
+        },
       );
     }
     for (const path of repoPaths('/roles', false)) {

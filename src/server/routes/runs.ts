@@ -17,8 +17,8 @@ type RunParams = RepoParams & { run_slug: string };
 type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
 
 const DEFAULT_PAGE_SIZE = 20;
-/** Manual runs reuse a fetch of the repository that started less than this long ago (docs/api.md). */
-const MANUAL_FETCH_MAX_AGE_MS = 2000;
+/** Manual runs fetch every time: a push a moment ago must be what they run (docs/api.md). */
+const MANUAL_FETCH_MAX_AGE_MS = 0;
 
 /** SourceCraft's CI/CD operations, plus cancel and restart. */
 export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
@@ -343,11 +343,20 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
       throw invalid(`${field}: give exactly one of branch, tag, commit`, {
         [field]: given.map(([k]) => k).join(','),
       });
-    const rev = given.length === 0 ? { branch: repo.defaultBranch } : (revision as GitRevision);
+    // The cached repository may predate its first push, which can name another default branch.
+    const fresh = given.length === 0 ? ((await services.directory.findRepoById(repo.id)) ?? repo) : repo;
+    const rev = given.length === 0 ? { branch: fresh.defaultBranch } : (revision as GitRevision);
     try {
       return await services.mirrors.resolve(repo.id, rev, CONFIG_PATHS);
     } catch (error) {
-      throw invalid(`${field}: ${error instanceof Error ? error.message : String(error)}`, {
+      const branches = Object.keys(await services.mirrors.listRefs(repo.id))
+        .filter((r) => r.startsWith('refs/heads/'))
+        .map((r) => r.slice('refs/heads/'.length));
+      const hint =
+        given.length === 0
+          ? ` (the default branch '${fresh.defaultBranch}' does not exist; branches: ${branches.join(', ') || 'none yet'}; name one, or change the default: PATCH /repos/${repo.orgSlug}/${repo.slug})`
+          : '';
+      throw invalid(`${field}: ${error instanceof Error ? error.message : String(error)}${hint}`, {
         [field]: JSON.stringify(rev),
       });
     }

@@ -41,6 +41,11 @@ export function userRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
     );
 
+    app.get('/users', { schema: { tags: ['Users'] } }, async (request) => {
+      access.requireAdmin(request.principal);
+      return { users: (await directory.listUsers()).map(userJson) };
+    });
+
     app.get('/user', { schema: { tags: ['Users'] } }, (request) =>
       Promise.resolve(userJson(access.requireUser(request.principal))),
     );

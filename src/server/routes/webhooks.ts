@@ -68,11 +68,17 @@ export function webhookRoutes(ctx: ServerContext): FastifyPluginAsync {
           provider === 'github'
             ? parseGithub(header('x-github-event'), payload)
             : parseGitlab(header('x-gitlab-event'), payload);
-        if (event.kind === 'ignored') return reply.code(202).send({ accepted: false, reason: event.reason });
+        const name = `${repo.orgSlug}/${repo.slug}`;
+        const what = header(provider === 'github' ? 'x-github-event' : 'x-gitlab-event') ?? 'unknown';
+        if (event.kind === 'ignored') {
+          ctx.ops?.webhookReceived(name, provider, what, `ignored (${event.reason})`);
+          return reply.code(202).send({ accepted: false, reason: event.reason });
+        }
         const run =
           event.kind === 'push'
             ? await handlePush(services, repo, event.notice, 'webhook')
             : await handlePullRequest(services, repo, event.notice);
+        ctx.ops?.webhookReceived(name, provider, what, run ? `run #${run.slug}` : 'no run');
         return reply.code(202).send({
           accepted: true,
           run_slug: run?.slug ?? null,

@@ -106,7 +106,7 @@ describe('worker tokens and GET /workers', () => {
     assert.equal(workers.code, 0, workers.stderr);
     assert.ok(Array.isArray((JSON.parse(workers.stdout) as { workers: unknown[] }).workers));
     const denied = await runCli(['workers', 'list'], { env: { ...env, CONVEYOR_TOKEN: token } });
-    assert.equal(denied.code, 1);
+    assert.equal(denied.code, 3, 'a refused token is "not signed in" (docs/cli.md, exit codes)');
     assert.match(denied.stderr, /worker token|unknown, revoked or expired/);
   });
 });

@@ -302,6 +302,21 @@ async function execute(
   return process.done;
 }
 
+/**
+ * The container runtime's own exit codes (docker and podman share them) say the script never ran;
+ * reported as such, with where to look, instead of as the script's failure.
+ */
+function containerFailure(code: number): string | undefined {
+  switch (code) {
+    case 125:
+      return 'the container runtime failed before the script started (exit 125: image not found or not pulled, or a bad run flag); its message is at the end of the log';
+    case 126:
+      return 'the container could not start the script, or a command in it is not executable (exit 126); sandboxes that refuse raised limits need CONVEYOR_CONTAINER_RUN_ARGS (see README); the log has the message';
+    default:
+      return undefined;
+  }
+}
+
 function afterExit(
   deps: CubeRunnerDeps,
   job: CubeJob,
@@ -318,7 +333,10 @@ function afterExit(
       result.exitCode = exit.code;
       result.event = { type: 'exit', code: exit.code };
       if (exit.code !== 0)
-        result.errorMessage = action?.errorMessage ?? `script exited with code ${exit.code}`;
+        result.errorMessage =
+          action?.errorMessage ??
+          (job.cube.spec.image ? containerFailure(exit.code) : undefined) ??
+          `script exited with code ${exit.code}`;
       break;
     case 'timeout':
       result.event = { type: 'timeout' };

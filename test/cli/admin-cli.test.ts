@@ -234,6 +234,17 @@ describe('conveyor start-up and usage errors', () => {
     assert.equal(down.code, 3, 'cannot reach the server');
   });
 
+  it('a container the runtime cannot start is reported as that, not as the script failing', async () => {
+    const repo = tempRepo({
+      '.conveyor/ci.yaml':
+        'workflows:\n  build:\n    tasks: [{name: t, cubes: [{name: c, image: localhost/conveyor-no-such-image:1, script: [echo hi]}]}]\n',
+    });
+    const run = await runCli(['run'], { cwd: repo });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /the container runtime failed before the script started \(exit 125/);
+    assert.doesNotMatch(run.stdout, /script exited with code 125/);
+  });
+
   it('piped into head, stops quietly', () => {
     const out = execFileSync(
       'bash',

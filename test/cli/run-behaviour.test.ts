@@ -23,7 +23,7 @@ describe('conveyor run: outcomes and exit codes', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /cube w\/t\/c: processing/);
     assert.match(result.stdout, /cube w\/t\/c: success/);
-    assert.match(result.stdout, /Run 1 success in .*: 1 cubes \(1 success\)/);
+    assert.match(result.stdout, /Run 1 success in .*: 1 cube \(1 success\)/);
   });
 
   it('prints the log tail of a failed cube', async () => {

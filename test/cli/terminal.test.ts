@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
-import { CONVEYOR, waitFor } from '../helpers/cli.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { CONTAINER_ENV, CONVEYOR, runCli, waitFor } from '../helpers/cli.js';
 import { processesWith, processesWithEnv } from '../helpers/processes.js';
-import { tempRepo } from '../helpers/repo.js';
+import { tempDir, tempRepo } from '../helpers/repo.js';
 import { openTerminal, runOnTerminal } from '../helpers/terminal.js';
 
 // Parallel tasks, cubes that print, a slow cube (3 × 1 s) and a failing one: what finding 1 crashed on.
@@ -149,5 +150,85 @@ describe('conveyor run without a terminal', () => {
     });
     assert.equal(code, 1);
     assert.match(text, /run 1: failed/);
+  });
+});
+
+describe('server runs on a real terminal: runs watch and runs logs --follow', () => {
+  const TOKEN = 'terminal-test-admin-token-0123456789';
+  let server: ChildProcess;
+  let env: Record<string, string> = {};
+  const repo = tempRepo({
+    '.conveyor/ci.yaml': `on:
+  push: []
+workflows:
+  build:
+    tasks:
+      - name: t
+        cubes:
+          - name: ticker
+            script: ['for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.4; done']
+      - name: u
+        cubes:
+          - name: quick
+            script: [echo quick]
+`,
+  });
+
+  before(async () => {
+    server = spawn(CONVEYOR, ['server', '--port', '0', '--data-dir', tempDir('conveyor-terminal-server-')], {
+      env: { ...process.env, ...CONTAINER_ENV, CONVEYOR_ADMIN_TOKEN: TOKEN },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    const url = await waitFor(() => /listening on (\S+)/.exec(out)?.[1], 'the server to start', 20_000);
+    env = {
+      CONVEYOR_SERVER: url,
+      CONVEYOR_TOKEN: TOKEN,
+      CONVEYOR_REPO: 'acme/app',
+      XDG_CONFIG_HOME: tempDir(),
+    };
+    assert.equal((await runCli(['orgs', 'create', 'acme'], { env })).code, 0);
+    const made = await runCli(['repos', 'create', 'acme/app', '--clone-url', repo, '--poll', '0'], { env });
+    assert.equal(made.code, 0, made.stderr);
+  });
+  after(() => server.kill('SIGTERM'));
+
+  const trigger = async () => (await runCli(['runs', 'trigger', 'build', '-q'], { env })).stdout.trim();
+  const cubeStatus = async (run: string) =>
+    (
+      JSON.parse((await runCli(['runs', 'get', run, '--json'], { env })).stdout) as {
+        workflows: { tasks: { cubes: { slug: string; status: string }[] }[] }[];
+      }
+    ).workflows[0]?.tasks[0]?.cubes[0]?.status;
+
+  it('runs watch draws the live tree while the run goes, and exits with its result', async () => {
+    const run = await trigger();
+    const session = openTerminal(CONVEYOR, ['runs', 'watch', run], { cwd: repo, env, cols: 100, rows: 20 });
+    const live = await session.waitForScreen(
+      (s) => /ticker/.test(s) && /Run \d+/.test(s),
+      'the tree with the cube',
+    );
+    assert.match(live, /build/);
+    assert.equal(await session.exited, 0);
+    const text = session
+      .allRows()
+      .map((r) => r.text)
+      .join('\n');
+    assert.match(text, new RegExp(`Run #${run} success`));
+    assert.match(text, /✓ t 1\/1 cubes/);
+  });
+
+  it('runs logs --follow shows lines while the cube still runs, then ends', async () => {
+    const run = await trigger();
+    const session = openTerminal(CONVEYOR, ['runs', 'logs', run, 'build/t/ticker', '--follow'], {
+      env,
+      cols: 80,
+      rows: 20,
+    });
+    await session.waitForScreen((s) => /tick 2/.test(s), 'the second line');
+    assert.equal(await cubeStatus(run), 'processing', 'the line came before the cube ended');
+    assert.equal(await session.exited, 0);
+    assert.match(session.screen().join('\n'), /tick 1\ntick 2\n[\s\S]*tick 8/);
   });
 });

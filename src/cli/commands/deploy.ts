@@ -110,7 +110,26 @@ export interface EnvFlags extends ProjectFlags {
   timeout?: string;
 }
 
+const APPROVAL_MODES = ['none', 'none_create_request', 'require_any', 'require_one_per_team'];
+const RUN_STATUSES = ['in_progress', 'waiting', 'completed', 'failure', 'cancelled'];
+
+/** Values the server would refuse with a schema message are checked here, with the allowed ones. */
+function checkEnvFlags(flags: EnvFlags): void {
+  if (flags.approval !== undefined && !APPROVAL_MODES.includes(flags.approval))
+    throw new UsageError(`--approval '${flags.approval}' is not one of ${APPROVAL_MODES.join(', ')}`);
+  if (flags.timeout !== undefined && !/^[0-9]+(ms|s|m|h|d)$/.test(flags.timeout))
+    throw new UsageError(`--timeout '${flags.timeout}' is not a duration`, 'a number and a unit: 90m, 72h, 3d');
+  if (flags.order !== undefined && !/^\d+$/.test(flags.order))
+    throw new UsageError(`--order '${flags.order}' is not a whole number`);
+}
+
+export function checkRunStatus(status: string | undefined): void {
+  if (status !== undefined && !RUN_STATUSES.includes(status))
+    throw new UsageError(`--status '${status}' is not one of ${RUN_STATUSES.join(', ')}`);
+}
+
 function envBody(flags: EnvFlags, users: Map<string, string>): Record<string, unknown> {
+  checkEnvFlags(flags);
   return {
     ...(flags.name ? { name: flags.name } : {}),
     ...(flags.order !== undefined ? { workflowOrder: Number(flags.order) } : {}),
@@ -288,6 +307,7 @@ function runText(run: Run): string {
 }
 
 export async function deploymentsList(flags: ProjectFlags & { status?: string }): Promise<number> {
+  checkRunStatus(flags.status);
   const { api, base } = await project(flags);
   const page = await api.request<{ results: Run[] }>(
     'GET',

@@ -45,7 +45,7 @@ export async function runsList(
 export async function runsGet(run: string, flags: RepoFlags): Promise<number> {
   const got = await client().request<RunJson>(
     'GET',
-    `${repoPrefix(flags.repo)}/cicd/runs/${encodeURIComponent(run)}`,
+    `${repoPrefix(flags.repo)}/cicd/runs/${runNumber(run)}`,
   );
   if (flags.json) printJson(got);
   else print(runTree(got));
@@ -254,7 +254,7 @@ async function waitForEnd(
 export async function runsCancel(run: string, flags: RepoFlags): Promise<number> {
   const got = await client().request<RunJson>(
     'POST',
-    `${repoPrefix(flags.repo)}/cicd/runs/${encodeURIComponent(run)}/cancel`,
+    `${repoPrefix(flags.repo)}/cicd/runs/${runNumber(run)}/cancel`,
     {},
   );
   if (flags.json) printJson(got);
@@ -265,7 +265,7 @@ export async function runsCancel(run: string, flags: RepoFlags): Promise<number>
 export async function runsRestart(run: string, flags: RepoFlags & { failed?: boolean }): Promise<number> {
   const got = await client().request<RunJson>(
     'POST',
-    `${repoPrefix(flags.repo)}/cicd/runs/${encodeURIComponent(run)}/restart`,
+    `${repoPrefix(flags.repo)}/cicd/runs/${runNumber(run)}/restart`,
     { scope: flags.failed ? 'failed' : 'all' },
   );
   if (flags.json) printJson(got);
@@ -289,7 +289,7 @@ export async function runsLogs(
   const prefix = repoPrefix(flags.repo);
   const cubes = path ? [cubePath(path)] : await allCubes(api, prefix, run);
   for (const [w, t, c] of cubes) {
-    const where = [run, w, t, c].map(encodeURIComponent).join('/');
+    const where = [runNumber(run), w, t, c].map(encodeURIComponent).join('/');
     if (cubes.length > 1 && !flags.json) print(`── ${w} / ${t} / ${c}\n`);
     if (flags.follow) {
       for await (const event of sse(api, `${prefix}/cicd/logs/${where}/stream`)) {
@@ -314,7 +314,7 @@ export async function runsLogs(
 }
 
 async function allCubes(api: ApiClient, prefix: string, run: string): Promise<[string, string, string][]> {
-  const got = await api.request<RunJson>('GET', `${prefix}/cicd/runs/${encodeURIComponent(run)}`);
+  const got = await api.request<RunJson>('GET', `${prefix}/cicd/runs/${runNumber(run)}`);
   return got.workflows.flatMap((w) =>
     w.tasks.flatMap((t) => t.cubes.map((c) => [w.slug, t.slug, c.slug] as [string, string, string])),
   );
@@ -326,7 +326,7 @@ export async function artifactsDownload(
   flags: RepoFlags & { output?: string },
 ): Promise<number> {
   const api = client();
-  const where = [run, ...cubePath(path)].map(encodeURIComponent).join('/');
+  const where = [runNumber(run), ...cubePath(path)].map(encodeURIComponent).join('/');
   const { artifacts } = await api.request<{ artifacts: ArtifactJson[] }>(
     'GET',
     `${repoPrefix(flags.repo)}/cicd/artifacts/${where}`,
@@ -350,6 +350,7 @@ export async function artifactsDownload(
     if (!flags.json) print(`saved ${artifact.local_path} -> ${file}\n`);
   }
   if (flags.json) printJson({ saved });
+  else if (artifacts.length === 0) print(`${path} has no artifacts (its config lists no artifacts: paths)\n`);
   return saved.length > 0 || artifacts.length === 0 ? 0 : 1;
 }
 

@@ -41,6 +41,8 @@ export async function printSummary(
     }
   }
   const stored = cubes.some(({ c }) => c.artifacts.some((a) => a.status === 'success'));
-  out.write(`\nRun ${run.slug} ${colorStatus(run.status)}${took}: ${cubes.length} cubes (${tally})\n`);
+  out.write(
+    `\nRun ${run.slug} ${colorStatus(run.status)}${took}: ${cubes.length} cube${cubes.length === 1 ? '' : 's'} (${tally})\n`,
+  );
   if (stored) out.write(`Artifacts: ${artifactsDir}/${run.slug}/\n`);
 }

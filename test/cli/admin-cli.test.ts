@@ -175,6 +175,33 @@ describe('conveyor orgs / repos / users / tokens / roles / webhook / auth agains
     assert.match(byEvent('run_ended'), /^run acme\/app#1 success in /);
   });
 
+  it('says in the log why a push started nothing', async () => {
+    const bare = tempRepo({ 'README.md': 'no pipeline here' });
+    assert.equal((await cli(['repos', 'create', 'acme/bare', '--clone-url', bare, '--poll', '0'])).code, 0);
+    const hook = JSON.parse((await cli(['webhook', 'show', '-R', 'acme/bare', '--json'])).stdout) as {
+      gitlab_url: string;
+      secret: string;
+    };
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: bare, encoding: 'utf8' }).trim();
+    await fetch(hook.gitlab_url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-gitlab-token': hook.secret,
+        'x-gitlab-event': 'Push Hook',
+      },
+      body: JSON.stringify({ ref: 'refs/heads/main', before: '0'.repeat(40), after: sha }),
+    });
+    const line = await waitFor(
+      () => serverLog.split('\n').find((l) => l.includes('"event":"push_skipped"')),
+      'the skipped push in the log',
+    );
+    assert.match(
+      (JSON.parse(line) as { msg: string }).msg,
+      new RegExp(`^acme/bare: push to main at ${sha.slice(0, 7)}: no \\.conveyor/ci\\.yaml, skipped$`),
+    );
+  });
+
   it('deletes a repository only with --yes; logout forgets the sign-in', async () => {
     const refused = await cli(['repos', 'delete', 'acme/app']);
     assert.equal(refused.code, 2);
@@ -212,6 +239,11 @@ describe('conveyor start-up and usage errors', () => {
     const notDir = await runCli(['server', '--port', '0', '--data-dir', file]);
     assert.equal(notDir.code, 2);
     assert.match(notDir.stderr, /cannot use data dir .*afile: a file is in the way/);
+    const proc = await runCli(['server', '--port', '0', '--data-dir', '/proc/conveyor-nope'], {
+      timeoutMs: 20_000,
+    });
+    assert.equal(proc.code, 2);
+    assert.match(proc.stderr, /cannot use data dir \/proc\/conveyor-nope: ENOENT/);
   });
 
   it('usage errors exit 2; bare conveyor prints help; -v prints the version', async () => {

@@ -127,7 +127,31 @@ workflows:
 
   it('refuses an environment whose workflow is missing, before recording anything', async () => {
     const before = JSON.parse((await cli(['deployments', 'list', '--json'])).stdout) as { total: number };
-    assert.equal((await cli(['envs', 'create', 'qa', '--workflow', 'nosuch', '--no-in-workflow'])).code, 0);
+    const qa = await cli([
+      'envs',
+      'create',
+      'qa',
+      '--workflow',
+      'nosuch',
+      '--no-in-workflow',
+      '--reviewer',
+      'admin',
+    ]);
+    assert.equal(qa.code, 0, qa.stderr);
+    assert.match(
+      qa.stderr,
+      /warning: workflow 'nosuch' is not in \.conveyor\/ci\.yaml on main \(defined: build, deploy, needs-secret\); deploying to qa is refused until it is/,
+    );
+    assert.doesNotMatch(qa.stderr, /admin has no role/, 'administrators see every repository');
+    const badMode = await cli(['envs', 'create', 'qb', '--approval', 'requireany']);
+    assert.equal(badMode.code, 2);
+    assert.match(
+      badMode.stderr,
+      /--approval 'requireany' is not one of none, none_create_request, require_any, require_one_per_team/,
+    );
+    const badTimeout = await cli(['envs', 'create', 'qb', '--timeout', '3days']);
+    assert.equal(badTimeout.code, 2);
+    assert.match(badTimeout.stderr, /--timeout '3days' is not a duration/);
     const refused = await cli(['deploy', '0.1.0', '--env', 'qa']);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(

@@ -232,3 +232,48 @@ workflows:
     assert.match(session.screen().join('\n'), /tick 1\ntick 2\n[\s\S]*tick 8/);
   });
 });
+
+describe('hidden prompts on a real terminal', () => {
+  it('login and secrets set read the value without echoing it', async () => {
+    const TOKEN = 'prompt-test-admin-token-0123456789';
+    const server = spawn(
+      CONVEYOR,
+      ['server', '--port', '0', '--data-dir', tempDir('conveyor-prompt-server-')],
+      {
+        env: { ...process.env, ...CONTAINER_ENV, CONVEYOR_ADMIN_TOKEN: TOKEN },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    try {
+      let out = '';
+      server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      const url = await waitFor(() => /listening on (\S+)/.exec(out)?.[1], 'the server to start', 20_000);
+      const env = { XDG_CONFIG_HOME: tempDir(), CONVEYOR_SERVER: '', CONVEYOR_TOKEN: '' };
+      const login = openTerminal(CONVEYOR, ['login', '--server', url], { env, cols: 100, rows: 10 });
+      await login.waitForScreen((s) => /token for http/.test(s), 'the prompt');
+      login.type(`${TOKEN}\r`);
+      assert.equal(await login.exited, 0);
+      const screen = login.screen().join('\n');
+      assert.match(screen, /logged in to .* as admin/);
+      assert.doesNotMatch(screen, new RegExp(TOKEN), 'the token is not echoed');
+      assert.equal((await runCli(['orgs', 'create', 'acme'], { env })).code, 0);
+      const repo = tempRepo({ 'a.txt': 'a' });
+      assert.equal(
+        (await runCli(['repos', 'create', 'acme/app', '--clone-url', repo, '--poll', '0'], { env })).code,
+        0,
+      );
+      const set = openTerminal(CONVEYOR, ['secrets', 'set', 'API_KEY', '-R', 'acme/app'], {
+        env,
+        cols: 100,
+        rows: 10,
+      });
+      await set.waitForScreen((s) => /value for API_KEY:/.test(s), 'the prompt');
+      set.type('very-secret-value\r');
+      assert.equal(await set.exited, 0);
+      assert.doesNotMatch(set.screen().join('\n'), /very-secret-value/);
+      assert.match((await runCli(['secrets', 'list', '-R', 'acme/app'], { env })).stdout, /API_KEY/);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ApiClient, loadConfig, repoPrefix } from '../client.js';
-import { UsageError } from '../output.js';
+import { readHidden, UsageError } from '../output.js';
 
 const print = (text: string) => process.stdout.write(text);
 
@@ -19,12 +19,12 @@ function secretsBase(flags: SecretFlags): string {
 export async function secretsSet(name: string, flags: SecretFlags & { value?: string }): Promise<number> {
   let value = flags.value;
   if (value === undefined) {
-    if (process.stdin.isTTY)
-      throw new UsageError(
-        'give the value on standard input (or --value)',
-        `printf %s "$VALUE" | conveyor secrets set ${name}`,
-      );
-    value = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+    // On a terminal the value is typed at a hidden prompt, as `gh secret set` does.
+    value = process.stdin.isTTY
+      ? await readHidden(`value for ${name}: `)
+      : readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+    if (value === '')
+      throw new UsageError(`no value given for ${name}`, `printf %s "$VALUE" | conveyor secrets set ${name}`);
   }
   await new ApiClient(loadConfig()).request('PUT', `${secretsBase(flags)}/${encodeURIComponent(name)}`, {
     value,

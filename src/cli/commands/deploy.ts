@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import { ApiClient, loadConfig } from '../client.js';
+import { ApiClient, loadConfig, repoPrefix } from '../client.js';
 import { UsageError } from '../output.js';
 
 export interface ProjectFlags {
@@ -118,7 +118,10 @@ function checkEnvFlags(flags: EnvFlags): void {
   if (flags.approval !== undefined && !APPROVAL_MODES.includes(flags.approval))
     throw new UsageError(`--approval '${flags.approval}' is not one of ${APPROVAL_MODES.join(', ')}`);
   if (flags.timeout !== undefined && !/^[0-9]+(ms|s|m|h|d)$/.test(flags.timeout))
-    throw new UsageError(`--timeout '${flags.timeout}' is not a duration`, 'a number and a unit: 90m, 72h, 3d');
+    throw new UsageError(
+      `--timeout '${flags.timeout}' is not a duration`,
+      'a number and a unit: 90m, 72h, 3d',
+    );
   if (flags.order !== undefined && !/^\d+$/.test(flags.order))
     throw new UsageError(`--order '${flags.order}' is not a whole number`);
 }
@@ -161,7 +164,46 @@ export async function envsCreate(key: string, flags: EnvFlags): Promise<number> 
   });
   if (flags.json) printJson(env);
   else print(`created environment ${env.key} (${env.id})\n`);
+  await warnAboutEnv(api, key, flags);
   return 0;
+}
+
+/**
+ * What would make the environment fail later, said now: a workflow the default branch's config
+ * lacks, a reviewer without a role on the repository. Warnings only: both may change before a deploy.
+ */
+async function warnAboutEnv(api: ApiClient, key: string, flags: EnvFlags): Promise<void> {
+  const warn = (text: string) => process.stderr.write(`${pc.yellow('warning')}: ${text}\n`);
+  const prefix = repoPrefix(flags.repo);
+  if (flags.workflow) {
+    const got = await api
+      .request<{ branch: string; config_file: string; workflows: { name: string }[] }>(
+        'GET',
+        `${prefix}/cicd/workflows`,
+      )
+      .catch(() => undefined);
+    const names = got?.workflows.map((w) => w.name) ?? [];
+    if (got && !names.includes(flags.workflow))
+      warn(
+        `workflow '${flags.workflow}' is not in ${got.config_file} on ${got.branch} (defined: ${names.join(', ') || 'none'}); deploying to ${key} is refused until it is`,
+      );
+  }
+  if (flags.reviewer.length === 0) return;
+  const roles = await api
+    .request<{ subject_roles: { subject: { slug: string } }[] }>('GET', `${prefix}/roles`)
+    .catch(() => undefined);
+  if (!roles) return;
+  const withRole = new Set(roles.subject_roles.map((r) => r.subject.slug));
+  for (const reviewer of flags.reviewer) {
+    if (withRole.has(reviewer)) continue;
+    const user = await api
+      .request<{ admin: boolean }>('GET', `/users/${encodeURIComponent(reviewer)}`)
+      .catch(() => undefined);
+    if (user && !user.admin)
+      warn(
+        `${reviewer} has no role on ${prefix.replace('/repos/', '')} and may not see the deployment: conveyor roles grant ${reviewer} viewer`,
+      );
+  }
 }
 
 export async function envsUpdate(key: string, flags: EnvFlags): Promise<number> {
@@ -174,6 +216,7 @@ export async function envsUpdate(key: string, flags: EnvFlags): Promise<number> 
   );
   if (flags.json) printJson(env);
   else print(`updated environment ${env.key}\n`);
+  await warnAboutEnv(api, key, flags);
   return 0;
 }
 

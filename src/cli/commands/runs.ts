@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactJson, RunJson } from '../../transport/run-json.js';
 import { ApiClient, loadConfig, repoPrefix } from '../client.js';
-import { parseAssignments, UsageError } from '../output.js';
+import { parseAssignments, printTable, UsageError } from '../output.js';
 import { LiveTree, treeFromJson } from '../render/live-tree.js';
 import { runLine, runTree } from '../render/run-json-text.js';
 
@@ -20,14 +20,39 @@ const print = (text: string) => process.stdout.write(text);
 const printJson = (value: unknown) => print(`${JSON.stringify(value, null, 2)}\n`);
 const exitFor = (run: RunJson) => (run.status === 'success' ? 0 : 1);
 
-export async function runsList(
-  flags: RepoFlags & { pageSize?: string; pageToken?: string; quiet?: boolean },
-): Promise<number> {
+const RUN_STATUSES = ['created', 'prepared', 'processing', 'success', 'failed', 'canceled', 'timeout'];
+
+export interface ListFlags extends RepoFlags {
+  pageSize?: string;
+  pageToken?: string;
+  quiet?: boolean;
+  status?: string;
+  branch?: string;
+  workflow?: string;
+}
+
+/** "3m ago" from an ISO time. */
+function age(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export async function runsList(flags: ListFlags): Promise<number> {
   const query = new URLSearchParams();
   if (flags.pageSize !== undefined && !/^[1-9]\d*$/.test(flags.pageSize))
-    throw new UsageError(`--page-size '${flags.pageSize}' is not a positive whole number`);
+    throw new UsageError(`--limit '${flags.pageSize}' is not a positive whole number`);
+  for (const status of flags.status?.split(',') ?? [])
+    if (!RUN_STATUSES.includes(status))
+      throw new UsageError(`--status '${status}' is not one of ${RUN_STATUSES.join(', ')}`);
   if (flags.pageSize) query.set('page_size', flags.pageSize);
   if (flags.pageToken) query.set('page_token', flags.pageToken);
+  if (flags.status) query.set('status', flags.status);
+  if (flags.branch) query.set('branch', flags.branch);
+  if (flags.workflow) query.set('workflow', flags.workflow);
   const page = await client().request<{ runs: RunJson[]; next_page_token?: string }>(
     'GET',
     `${repoPrefix(flags.repo)}/cicd/runs?${query.toString()}`,
@@ -35,18 +60,35 @@ export async function runsList(
   if (flags.json) printJson(page);
   else if (flags.quiet) for (const run of page.runs) print(`${run.slug}\n`);
   else {
-    if (page.runs.length === 0) print('no runs yet\n');
-    for (const run of page.runs) print(`${runLine(run)}\n`);
+    if (page.runs.length === 0) print(query.toString() ? 'no runs match\n' : 'no runs yet\n');
+    else
+      printTable(
+        ['RUN', 'STATUS', 'EVENT', 'WORKFLOWS', 'BRANCH', 'COMMIT', 'STARTED', 'TOOK', 'TITLE'],
+        page.runs.map((run) => [
+          `#${run.slug}`,
+          run.status,
+          run.event_type,
+          run.workflows.map((w) => w.slug).join(',') || '-',
+          run.commit?.ref.replace(/^refs\/(heads|tags)\//, '') || '-',
+          run.commit?.sha.slice(0, 8) ?? '',
+          age(run.dates.started_at ?? run.dates.created_at),
+          took(run.dates),
+          (run.commit?.message ?? '').split('\n')[0] ?? '',
+        ]),
+      );
     if (page.next_page_token) print(`more: --page-token ${page.next_page_token}\n`);
   }
   return 0;
 }
 
+function took(d: { started_at?: string; finished_at?: string }): string {
+  if (!d.started_at) return '';
+  const ms = (d.finished_at ? Date.parse(d.finished_at) : Date.now()) - Date.parse(d.started_at);
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
 export async function runsGet(run: string, flags: RepoFlags): Promise<number> {
-  const got = await client().request<RunJson>(
-    'GET',
-    `${repoPrefix(flags.repo)}/cicd/runs/${runNumber(run)}`,
-  );
+  const got = await client().request<RunJson>('GET', `${repoPrefix(flags.repo)}/cicd/runs/${runNumber(run)}`);
   if (flags.json) printJson(got);
   else print(runTree(got));
   return 0;

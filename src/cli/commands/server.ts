@@ -1,5 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { createOperatorLog, LOG_LEVELS, type LogFormat, type LogLevel } from '../../server/operator-log.js';
 import { startServer } from '../../server/start-server.js';
 import { UsageError } from '../output.js';
@@ -14,11 +14,22 @@ export interface ServerFlags {
   logFormat?: string;
 }
 
+/**
+ * `mkdir -p` one level at a time: Node's recursive mkdir never returns for a path under /proc
+ * (ENOENT on a parent that exists), which left `conveyor server --data-dir /proc/x` hanging.
+ */
+function makeDirs(path: string): void {
+  if (existsSync(path)) return;
+  const parent = dirname(path);
+  if (parent !== path) makeDirs(parent);
+  mkdirSync(path);
+}
+
 /** The data dir exists and takes files, or a usage error says why (a file in the way, no permission, /proc). */
 function checkDataDir(dir: string): void {
   const path = resolve(dir);
   try {
-    mkdirSync(path, { recursive: true });
+    makeDirs(path);
     const probe = join(path, `.write-test-${process.pid}`);
     writeFileSync(probe, '');
     rmSync(probe);

@@ -9,10 +9,19 @@ export function addRunCommands(cli: Command): void {
   const load = () => import('../commands/runs.js');
   repoOption(runs.command('list').description('list runs, newest first'))
     .option('-q, --quiet', 'print only the run numbers')
-    .option('--page-size <n>', 'runs per page')
+    .option('-s, --status <status>', 'only runs with this status (comma-separated: failed,timeout)')
+    .option('-b, --branch <branch>', 'only runs on this branch')
+    .option('-w, --workflow <name>', 'only runs of this workflow')
+    .option('-L, --limit <n>', 'at most this many runs (a page)')
+    .option('--page-size <n>', 'runs per page (the same as --limit)')
     .option('--page-token <token>', 'continue from a previous page')
-    .action(async (flags: R.RepoFlags & { pageSize?: string; pageToken?: string }) => {
-      process.exitCode = await (await load()).runsList(flags);
+    .action(async (flags: R.ListFlags & { limit?: string }) => {
+      process.exitCode = await (
+        await load()
+      ).runsList({
+        ...flags,
+        ...(flags.limit ? { pageSize: flags.limit } : {}),
+      });
     });
   repoOption(runs.command('get').description('show a run as a tree').argument('<run>', 'run number')).action(
     async (run: string, flags: R.RepoFlags) => {

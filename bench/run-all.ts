@@ -17,6 +17,10 @@ if (want('run')) {
 }
 if (want('actions')) await benchActionStart(runs);
 if (want('oidc')) await benchIdTokens();
+if (want('ui')) {
+  const { benchUi } = await import('./ui-bench.js');
+  await benchUi(runs);
+}
 if (want('server')) {
   const { benchServerAll } = await import('./server-bench.js');
   await benchServerAll(runs);

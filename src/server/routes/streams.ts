@@ -13,6 +13,9 @@ type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_s
 
 /** How often a stream re-reads the store when no local event arrived (runs on other replicas). */
 const POLL_MS = 1000;
+/** How long after an engine event the stream keeps re-reading every RECHECK_MS. */
+const AFTER_EVENT_MS = 200;
+const RECHECK_MS = 25;
 
 /**
  * Server-sent events: a run's state (`event: run`, the whole Run, each time it changes; the stream
@@ -164,9 +167,10 @@ async function follow(
   check: () => Promise<boolean>,
 ): Promise<void> {
   let wake: () => void = () => undefined;
-  const state = { pending: false };
+  const state = { pending: false, lastEvent: 0 };
   const unsubscribe = events.subscribe(runId, () => {
     state.pending = true;
+    state.lastEvent = Date.now();
     wake();
   });
   try {
@@ -174,8 +178,11 @@ async function follow(
       state.pending = false;
       if (await check()) break;
       if (state.pending) continue;
+      // The engine announces a change a moment before its batched write (FLUSH_DELAY_MS) lands
+      // in the store: shortly after an event, look again soon instead of at the next poll.
+      const soon = Date.now() - state.lastEvent < AFTER_EVENT_MS;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, POLL_MS);
+        const timer = setTimeout(resolve, soon ? RECHECK_MS : POLL_MS);
         wake = () => {
           clearTimeout(timer);
           setTimeout(resolve, 10); // let a burst of events land before re-reading

@@ -26,7 +26,7 @@ export function LogView(props: LogViewProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const top = useSignal(0);
   const height = useSignal(600);
-  const follow = useSignal(!model.done);
+  const follow = useSignal(true); // a log opens at its tail, where a failure's reason usually is
   const unseen = useSignal(0);
   const collapsed = useSignal<ReadonlySet<number>>(new Set());
   const seenTotal = useRef(model.total);

@@ -47,6 +47,16 @@ export function CubePage(props: Props) {
   });
   const selected = parseHash(location.value.hash);
 
+  // Lines arrive one event each (1,000 a second and more): the page repaints once per frame.
+  const frame = useMemo(() => ({ pending: false }), [logBase]);
+  const repaint = () => {
+    if (frame.pending) return;
+    frame.pending = true;
+    requestAnimationFrame(() => {
+      frame.pending = false;
+      version.value++;
+    });
+  };
   useEffect(() => {
     ready.value = false;
     let stream: { stop(): void } | undefined;
@@ -61,7 +71,7 @@ export function CubePage(props: Props) {
           line: (data) => {
             const d = data as { n: number; at: string; text: string };
             model.append(d.n, Date.parse(d.at), d.text);
-            version.value++;
+            repaint();
           },
           done: (data) => {
             model.done = true;

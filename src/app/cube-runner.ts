@@ -101,6 +101,11 @@ export async function runCube(deps: CubeRunnerDeps, given: CubeJob): Promise<Cub
       sink.note(`cube not started: ${job.masker.maskText(problem)}`, deps.clock.now());
       return { event: { type: 'error' }, errorMessage: problem, outputs: {}, env: {}, artifacts: [] };
     }
+    if (job.masker.skipped > 0)
+      sink.note(
+        `${job.masker.skipped} secret value(s) shorter than 4 characters are not masked in this log`,
+        deps.clock.now(),
+      );
     const out = outputPipe(deps, job, sink, () => current.process?.cancel());
     let ran: { exit: CubeExit; action?: ActionOutcome };
     if (action !== undefined && deps.actions) {
@@ -358,7 +363,12 @@ function afterExit(
   const parsedEnv = parseEnvFile(envFile);
   const parsedOutput = parseEnvFile(outputFile);
   result.env = { ...action?.env, ...parsedEnv.values };
-  result.outputs = { ...parsedOutput.values, ...action?.outputs };
+  // Stored masked (D3, D10): whoever reads the run later sees `***`, whatever the secrets are then
+  // (rotated, deleted) and whichever scope they came from (environment secrets too).
+  const outputs = { ...parsedOutput.values, ...action?.outputs };
+  for (const [key, value] of Object.entries(outputs)) outputs[key] = job.masker.maskText(value);
+  result.outputs = outputs;
+  if (result.errorMessage) result.errorMessage = job.masker.maskText(result.errorMessage);
   if (action?.path.length) result.path = action.path;
   const fileErrors = [
     ...parsedEnv.errors.map((e) => `$SOURCECRAFT_ENV ${e}`),

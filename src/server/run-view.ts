@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { LogMasker } from '../core/run/mask.js';
 import type { ArtifactRecord, CubeRun, RunRecord, TaskRun, WorkflowRun } from '../core/run/model.js';
-import type { Repo } from '../ports/directory-store.js';
+import type { Repo, SecretScope } from '../ports/directory-store.js';
 import type { PresentOptions } from '../transport/run-json.js';
 import type { ServerContext } from './context.js';
 import { notFound } from '../app/errors.js';
@@ -35,13 +35,16 @@ export class RunView {
 
   forget(scopeId: string): void {
     this.finished.clear(); // masked with the old secrets
-    if (this.maskers.delete(scopeId)) return;
+    if (this.maskers.delete(scopeId)) {
+      for (const key of this.maskers.keys()) if (key.startsWith(`${scopeId}/`)) this.maskers.delete(key);
+      return;
+    }
     // An organization's secrets changed: its repositories' maskers are stale too.
     this.maskers.clear();
   }
 
   async options(repo: Repo, run: RunRecord): Promise<PresentOptions> {
-    const masker = await this.masker(repo);
+    const masker = await this.masker(repo, run.context.environmentId);
     // Rounded up to a minute, so a cached body's links stay valid for at least the TTL.
     const expires =
       Math.ceil((this.ctx.services.clock.now() + this.ctx.artifactUrlTtlMs + FINISHED_CACHE_MS) / 60_000) *
@@ -67,20 +70,27 @@ export class RunView {
     return cube ? cube.cube.artifacts.indexOf(artifact) : -1;
   }
 
-  async masker(repo: Repo): Promise<LogMasker> {
+  /**
+   * The secrets a run of `repo` could have used: its organization's and its own, and a deployment
+   * run's environment's (D3). Outputs are also stored masked, so this covers runs stored before.
+   */
+  async masker(repo: Repo, environmentId?: string): Promise<LogMasker> {
     const now = this.ctx.services.clock.now();
-    const cached = this.maskers.get(repo.id);
+    const key = environmentId ? `${repo.id}/${environmentId}` : repo.id;
+    const cached = this.maskers.get(key);
     if (cached && cached.until > now) return cached.masker;
     const { directory } = this.ctx.services;
     const values: string[] = [];
-    for (const [scope, id] of [
+    const scopes: [SecretScope, string][] = [
       ['org', repo.orgId],
       ['repo', repo.id],
-    ] as const)
+    ];
+    if (environmentId) scopes.push(['env', environmentId]);
+    for (const [scope, id] of scopes)
       for (const enc of Object.values(await directory.secretValues(scope, id)))
         values.push(this.ctx.box.decrypt(enc));
     const masker = new LogMasker(values);
-    this.maskers.set(repo.id, { masker, until: now + 5000 });
+    this.maskers.set(key, { masker, until: now + 5000 });
     return masker;
   }
 }

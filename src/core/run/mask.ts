@@ -88,7 +88,7 @@ export class LogMasker {
    */
   private safeCut(data: Buffer, cut: number): number {
     let at = Math.max(0, cut);
-    for (let moved = true; moved; ) {
+    for (let moved = true; moved;) {
       moved = false;
       for (const needle of this.needles) {
         // Only occurrences starting within a needle's length before the cut can straddle it.

@@ -5,7 +5,12 @@ import { safeEqual } from './secret-box.js';
 export type WebhookEvent =
   | { kind: 'push'; notice: PushNotice }
   | { kind: 'pull_request'; notice: PullRequestNotice }
-  | { kind: 'ignored'; reason: string };
+  | { kind: 'ignored'; reason: string }
+  /** A body no Git host sends (a 400 with the reason): a wrong shape, a commit that is not an id. */
+  | { kind: 'invalid'; reason: string };
+
+/** A full commit id (SHA-1 or SHA-256, hex); webhook fields reach git only when they are one (D8). */
+const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** GitHub signs the raw body: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256>`. */
 export function verifyGithubSignature(secret: string, body: Buffer, header: string | undefined): boolean {
@@ -30,11 +35,23 @@ function pushEvent(payload: Json): WebhookEvent {
   const before = str(payload.before);
   const after = str(payload.after);
   if (!ref || !before || !after) return { kind: 'ignored', reason: 'push payload without ref/before/after' };
+  for (const [name, value] of [
+    ['before', before],
+    ['after', after],
+  ] as const)
+    if (!COMMIT.test(value) && !(name === 'before' && /^0+$/.test(value)))
+      return {
+        kind: 'invalid',
+        reason: `push payload: '${name}' must be a full commit id (40 or 64 hex digits)`,
+      };
+  if (hasControl(ref) || !ref.startsWith('refs/'))
+    return { kind: 'invalid', reason: "push payload: 'ref' must be a ref name such as refs/heads/main" };
   return { kind: 'push', notice: { ref, before, after } };
 }
 
 /** A GitHub delivery (`X-GitHub-Event`) as a git event; anything else is ignored with a reason. */
-export function parseGithub(event: string | undefined, payload: Json): WebhookEvent {
+export function parseGithub(event: string | undefined, body: unknown): WebhookEvent {
+  const payload = obj(body);
   if (event === 'ping') return { kind: 'ignored', reason: 'ping' };
   if (event === 'push') return pushEvent(payload);
   if (event === 'pull_request') {
@@ -52,13 +69,14 @@ export function parseGithub(event: string | undefined, payload: Json): WebhookEv
     };
     if (!notice.number || !notice.sourceBranch || !notice.targetBranch || !notice.headSha)
       return { kind: 'ignored', reason: 'pull_request payload without head/base' };
-    return { kind: 'pull_request', notice: notice as PullRequestNotice };
+    return checkedPullRequest(notice as PullRequestNotice);
   }
   return { kind: 'ignored', reason: `event '${event ?? ''}' is not handled` };
 }
 
 /** A GitLab delivery (`X-Gitlab-Event`): Push Hook, Tag Push Hook, Merge Request Hook. */
-export function parseGitlab(event: string | undefined, payload: Json): WebhookEvent {
+export function parseGitlab(event: string | undefined, body: unknown): WebhookEvent {
+  const payload = obj(body);
   if (event === 'Push Hook' || event === 'Tag Push Hook') return pushEvent(payload);
   if (event === 'Merge Request Hook') {
     const attrs = obj(payload.object_attributes);
@@ -73,7 +91,25 @@ export function parseGitlab(event: string | undefined, payload: Json): WebhookEv
     };
     if (!notice.number || !notice.sourceBranch || !notice.targetBranch || !notice.headSha)
       return { kind: 'ignored', reason: 'merge request payload without branches/commit' };
-    return { kind: 'pull_request', notice: notice as PullRequestNotice };
+    return checkedPullRequest(notice as PullRequestNotice);
   }
   return { kind: 'ignored', reason: `event '${event ?? ''}' is not handled` };
+}
+
+function checkedPullRequest(notice: PullRequestNotice): WebhookEvent {
+  if (!COMMIT.test(notice.headSha))
+    return { kind: 'invalid', reason: 'pull request payload: the head commit must be a full commit id' };
+  for (const branch of [notice.sourceBranch, notice.targetBranch])
+    if (hasControl(branch) || branch.startsWith('-'))
+      return { kind: 'invalid', reason: `pull request payload: '${branch}' is not a branch name` };
+  return { kind: 'pull_request', notice };
+}
+
+/** Whether a name holds control characters (a newline in a ref would reach git as a second line). */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }

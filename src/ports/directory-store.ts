@@ -59,6 +59,11 @@ export type SecretScope = 'repo' | 'org' | 'env';
  * - Secret values are stored as given (already encrypted by the caller).
  */
 export interface DirectoryStore {
+  /**
+   * Records a webhook delivery by the digest of its body; false when that body was seen before
+   * for the repository (a replay or a redelivery), so it starts nothing.
+   */
+  recordWebhookDelivery(repoId: string, bodySha256: string, deliveryId: string, at: number): Promise<boolean>;
   countUsers(): Promise<number>;
   insertUser(user: User): Promise<void>;
   findUserBySlug(slug: string): Promise<User | undefined>;

@@ -135,6 +135,25 @@ export const RunWorkflowsBody = Type.Object(
 export type RunWorkflowsBody = Static<typeof RunWorkflowsBody>;
 export type GitRevision = Static<typeof GitRevision>;
 
+/** The deprecated `ci_workflows/{name}/trigger` body (D14): strings only, bounded. */
+export const LegacyTriggerBody = Type.Object(
+  {
+    revision: Type.Optional(Type.String({ maxLength: 1000 })),
+    workflow_revision: Type.Optional(Type.String({ maxLength: 1000 })),
+    input: Type.Optional(
+      Type.Object({
+        values: Type.Optional(
+          Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), value: Type.String() }), {
+            maxItems: 200,
+          }),
+        ),
+      }),
+    ),
+  },
+  { $id: 'LegacyTriggerBody' },
+);
+export type LegacyTriggerBody = Static<typeof LegacyTriggerBody>;
+
 export const RestartBody = Type.Object({
   scope: Type.Optional(StringEnum(['all', 'failed'] as const)),
 });

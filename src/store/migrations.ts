@@ -1,5 +1,6 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { WORKER_MIGRATIONS } from './migrations-workers.js';
+import { SECURITY_MIGRATIONS } from './migrations-security.js';
 
 /** Schema changes, in order. Never edit a released migration: add a new one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -266,7 +267,7 @@ MIGRATIONS['0050_ui_sessions'] = {
   },
 };
 
-Object.assign(MIGRATIONS, WORKER_MIGRATIONS);
+Object.assign(MIGRATIONS, WORKER_MIGRATIONS, SECURITY_MIGRATIONS);
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
 

@@ -1,4 +1,5 @@
 import type { WorkerTables } from './worker-schema.js';
+import type { SecurityTables } from './migrations-security.js';
 import type { Generated } from 'kysely';
 
 /** Timestamps are epoch milliseconds (bigint); JSON columns hold text. */
@@ -141,7 +142,7 @@ export interface PollStateTable {
 }
 
 /** Every table; one type so the run store and the directory store share a connection. */
-export interface Database extends RunTables, WorkerTables {
+export interface Database extends RunTables, WorkerTables, SecurityTables {
   users: UsersTable;
   tokens: TokensTable;
   orgs: OrgsTable;

@@ -97,6 +97,24 @@ export class SqlDirectoryStore implements DirectoryStore {
     return Number(res.numUpdatedRows) === 1;
   }
 
+  async recordWebhookDelivery(
+    repoId: string,
+    bodySha256: string,
+    deliveryId: string,
+    at: number,
+  ): Promise<boolean> {
+    try {
+      await this.db
+        .insertInto('webhook_deliveries')
+        .values({ repo_id: repoId, body_sha256: bodySha256, delivery_id: deliveryId, received_at: at })
+        .execute();
+      return true;
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
   async insertOrg(org: Org, creatorId: string): Promise<void> {
     await conflictOnDuplicate(`organization '${org.slug}' already exists`, () =>
       this.db.transaction().execute(async (trx) => {

@@ -151,8 +151,13 @@ export class GitMirrors implements RepoMirrors {
 
   async changedPaths(repoId: string, from: string, to: string): Promise<string[] | undefined> {
     if (/^0+$/.test(from)) return undefined;
+    // Webhook fields (D8): only object ids, and never read as options.
+    if (!isObjectId(from) || !isObjectId(to)) return undefined;
     try {
-      const out = await git(['diff', '--name-only', '-z', from, to, '--'], this.path(repoId));
+      const out = await git(
+        ['diff', '--name-only', '-z', '--end-of-options', from, to, '--'],
+        this.path(repoId),
+      );
       return out.split('\0').filter(Boolean);
     } catch {
       return undefined;
@@ -192,7 +197,7 @@ export class GitMirrors implements RepoMirrors {
         else {
           await git(['clone', '--quiet', how, '--no-checkout', '--template=', mirror, dirs.workspace], root);
           // `git checkout` has no --end-of-options: the revision is checked instead.
-          if (!/^([0-9a-f]{40}|[0-9a-f]{64}|HEAD)$/.test(sha)) throw new Error(`'${sha}' is not a commit id`);
+          if (!isObjectId(sha) && sha !== 'HEAD') throw new Error(`'${sha}' is not a commit id`);
           await git(['checkout', '--quiet', '--detach', sha], dirs.workspace);
         }
         if (attach) await cp(attach.from, join(dirs.workspace, attach.as), { recursive: true });
@@ -204,6 +209,11 @@ export class GitMirrors implements RepoMirrors {
       },
     };
   }
+}
+
+/** A full SHA-1 or SHA-256 object id, lower-case hex. */
+export function isObjectId(text: string): boolean {
+  return /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(text);
 }
 
 function describe(revision: Revision): string {

@@ -91,6 +91,8 @@ describe('log pages (SourceCraft paging), read by range', () => {
   });
 });
 
+const [A, B, H] = ['a', 'b', 'c'].map((c) => c.repeat(40)) as [string, string, string];
+
 describe('secrets and tokens', () => {
   it('encrypts so that only the same key decrypts, and detects tampering', () => {
     const box = new SecretBox('a-key-of-enough-length');
@@ -144,27 +146,45 @@ describe('webhooks', () => {
     assert.equal(verifyGitlabToken('tok', undefined), false);
   });
   it('reads GitHub push and pull_request payloads', () => {
-    assert.deepEqual(parseGithub('push', { ref: 'refs/heads/main', before: 'a', after: 'b' }), {
+    assert.deepEqual(parseGithub('push', { ref: 'refs/heads/main', before: A, after: B }), {
       kind: 'push',
-      notice: { ref: 'refs/heads/main', before: 'a', after: 'b' },
+      notice: { ref: 'refs/heads/main', before: A, after: B },
     });
     assert.deepEqual(
       parseGithub('pull_request', {
         action: 'synchronize',
         number: 7,
-        pull_request: { number: 7, head: { ref: 'f', sha: 'h' }, base: { ref: 'main' } },
+        pull_request: { number: 7, head: { ref: 'f', sha: H }, base: { ref: 'main' } },
       }),
       {
         kind: 'pull_request',
-        notice: { number: '7', sourceBranch: 'f', targetBranch: 'main', headSha: 'h' },
+        notice: { number: '7', sourceBranch: 'f', targetBranch: 'main', headSha: H },
       },
     );
     assert.equal(parseGithub('pull_request', { action: 'closed' }).kind, 'ignored');
     assert.equal(parseGithub('ping', {}).kind, 'ignored');
     assert.equal(parseGithub('push', { ref: 'x' }).kind, 'ignored');
   });
+  it('refuses webhook fields git would misread, and bodies of any other shape (D8, D13)', () => {
+    const push = (fields: Record<string, unknown>) =>
+      parseGithub('push', { ref: 'refs/heads/main', before: A, after: B, ...fields }).kind;
+    assert.equal(push({ before: '--output=/tmp/pwned' }), 'invalid');
+    assert.equal(push({ after: 'HEAD' }), 'invalid');
+    assert.equal(push({ after: `${B}\n` }), 'invalid');
+    assert.equal(push({ ref: 'refs/heads/a\nb' }), 'invalid');
+    for (const body of [null, [], 'x', 5]) assert.equal(parseGithub('push', body).kind, 'ignored');
+    const pr = parseGithub('pull_request', {
+      action: 'opened',
+      number: 1,
+      pull_request: { number: 1, head: { ref: 'f', sha: 'x' }, base: { ref: 'main' } },
+    });
+    assert.equal(pr.kind, 'invalid');
+  });
   it('reads GitLab push and merge request payloads', () => {
-    assert.equal(parseGitlab('Tag Push Hook', { ref: 'refs/tags/v1', before: '0', after: 'b' }).kind, 'push');
+    assert.equal(
+      parseGitlab('Tag Push Hook', { ref: 'refs/tags/v1', before: '0'.repeat(40), after: B }).kind,
+      'push',
+    );
     assert.deepEqual(
       parseGitlab('Merge Request Hook', {
         object_attributes: {
@@ -172,12 +192,12 @@ describe('webhooks', () => {
           iid: 3,
           source_branch: 's',
           target_branch: 't',
-          last_commit: { id: 'c' },
+          last_commit: { id: H },
         },
       }),
       {
         kind: 'pull_request',
-        notice: { number: '3', sourceBranch: 's', targetBranch: 't', headSha: 'c' },
+        notice: { number: '3', sourceBranch: 's', targetBranch: 't', headSha: H },
       },
     );
     assert.equal(parseGitlab('Issue Hook', {}).kind, 'ignored');

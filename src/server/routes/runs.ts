@@ -11,7 +11,15 @@ import { artifactJson, runJson, workflowJson } from '../../transport/run-json.js
 import type { ServerContext } from '../context.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
 import { getCube } from '../run-view.js';
-import { LogsQuery, RestartBody, RunsQuery, RunWorkflowsBody, ref, type GitRevision } from '../schemas.js';
+import {
+  LegacyTriggerBody,
+  LogsQuery,
+  RestartBody,
+  RunsQuery,
+  RunWorkflowsBody,
+  ref,
+  type GitRevision,
+} from '../schemas.js';
 
 type RunParams = RepoParams & { run_slug: string };
 type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
@@ -272,14 +280,8 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
     ]) {
       app.post<{
         Params: RepoParams & { workflow_name: string };
-        Body:
-          | {
-              revision?: string;
-              workflow_revision?: string;
-              input?: { values?: { name: string; value: string }[] };
-            }
-          | undefined;
-      }>(trigger, { schema: { tags: ['CICD (deprecated)'] } }, async (request) => {
+        Body: LegacyTriggerBody | undefined;
+      }>(trigger, { schema: { body: LegacyTriggerBody, tags: ['CICD (deprecated)'] } }, async (request) => {
         const repo = await repoFor(ctx, request.principal, request.params, 'developer');
         const user = ctx.access.requireUser(request.principal);
         const body = request.body ?? {};

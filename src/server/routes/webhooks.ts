@@ -10,6 +10,9 @@ import {
   type WebhookEvent,
 } from '../../app/webhooks.js';
 import type { ServerContext } from '../context.js';
+import { createHash } from 'node:crypto';
+import type { Repo } from '../../ports/directory-store.js';
+import type { RunRecord } from '../../core/run/model.js';
 
 /**
  * Push and pull-request webhooks of GitHub and GitLab. They carry no token: the signature (GitHub)
@@ -56,28 +59,46 @@ export function webhookRoutes(ctx: ServerContext): FastifyPluginAsync {
             'the webhook signature does not verify; check the secret configured for this repository',
           );
         }
-        let payload: Record<string, unknown>;
+        let payload: unknown;
         try {
-          payload = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+          payload = JSON.parse(body.toString('utf8'));
         } catch {
           throw invalid(
             'the webhook body is not JSON; configure the webhook with content type application/json',
           );
         }
+        if (payload === null || typeof payload !== 'object' || Array.isArray(payload))
+          throw invalid('the webhook body must be a JSON object, as GitHub and GitLab send');
         const event: WebhookEvent =
           provider === 'github'
             ? parseGithub(header('x-github-event'), payload)
             : parseGitlab(header('x-gitlab-event'), payload);
         const name = `${repo.orgSlug}/${repo.slug}`;
         const what = header(provider === 'github' ? 'x-github-event' : 'x-gitlab-event') ?? 'unknown';
+        if (event.kind === 'invalid') {
+          ctx.ops?.webhookReceived(name, provider, what, `refused (${event.reason})`);
+          throw invalid(event.reason);
+        }
         if (event.kind === 'ignored') {
           ctx.ops?.webhookReceived(name, provider, what, `ignored (${event.reason})`);
           return reply.code(202).send({ accepted: false, reason: event.reason });
         }
-        const run =
-          event.kind === 'push'
-            ? await handlePush(services, repo, event.notice, 'webhook')
-            : await handlePullRequest(services, repo, event.notice);
+        // The signature covers the body only: a captured delivery replayed (under any delivery id)
+        // starts nothing the second time (D12).
+        const digest = createHash('sha256').update(`${provider}\0`).update(body).digest('hex');
+        const delivery = header('x-github-delivery') ?? header('x-gitlab-event-uuid') ?? '';
+        if (
+          !(await services.directory.recordWebhookDelivery(repo.id, digest, delivery, services.clock.now()))
+        ) {
+          ctx.ops?.webhookReceived(name, provider, what, 'ignored (received before)');
+          return reply.code(202).send({ accepted: false, reason: 'this delivery was received before' });
+        }
+        const run = await startFor(services, repo, event).catch((error: unknown) => {
+          // A commit the repository does not have (yet): the sender's problem, not the server's.
+          if (error instanceof Error && /does not exist|is not in .* any more/.test(error.message))
+            throw invalid(`${error.message}; push it first, or redeliver once it is there`);
+          throw error;
+        });
         ctx.ops?.webhookReceived(name, provider, what, run ? `run #${run.slug}` : 'no run');
         return reply.code(202).send({
           accepted: true,
@@ -87,4 +108,14 @@ export function webhookRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
     );
   });
+}
+
+function startFor(
+  services: ServerContext['services'],
+  repo: Repo,
+  event: Extract<WebhookEvent, { kind: 'push' | 'pull_request' }>,
+): Promise<RunRecord | undefined> {
+  return event.kind === 'push'
+    ? handlePush(services, repo, event.notice, 'webhook')
+    : handlePullRequest(services, repo, event.notice);
 }

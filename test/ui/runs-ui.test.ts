@@ -23,6 +23,12 @@ const CONFIG = `workflows:
         cubes:
           - name: unit
             script: ['echo "unit for \${{ inputs.WHO }}"', 'test "\${{ inputs.WHO }}" != broken']
+  slow:
+    tasks:
+      - name: wait
+        cubes:
+          - name: forever
+            script: ['while true; do sleep 0.05; done']
 `;
 
 describe('web UI: sign-in, runs list, new run with inputs, run page, restart failed', () => {
@@ -147,6 +153,32 @@ describe('web UI: sign-in, runs list, new run with inputs, run page, restart fai
     await page.getByLabel('Status').selectOption('failed');
     await page.getByRole('link', { name: '#1' }).waitFor();
     await screenshot(page, 'runs-list');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('collapses a task and cancels a running run with a comment', async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signIn(page, t.url, ADMIN_TOKEN);
+    const started = await t.api<{ slug: string }>('POST', '/repos/acme/app/cicd/runs', {
+      workflows: [{ name: 'slow' }],
+    });
+    await page.goto(`${t.url}/ui/acme/app/runs/${started.body.slug}`);
+    await page.getByRole('link', { name: /^forever running/ }).waitFor({ timeout: 30_000 });
+    const head = page.getByRole('button', { name: /^wait/ });
+    await head.press('Enter');
+    assert.equal(await head.getAttribute('aria-expanded'), 'false');
+    assert.equal(await page.getByRole('link', { name: /^forever/ }).count(), 0);
+    await head.press('Enter');
+    await page.getByRole('link', { name: /^forever/ }).waitFor();
+    await page.getByRole('button', { name: 'Cancel…' }).click();
+    await page.getByRole('dialog').getByLabel('Comment').fill('wrong branch');
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel run' }).click();
+    await page.locator('h1 .badge', { hasText: 'canceled' }).waitFor({ timeout: 30_000 });
+    await page
+      .getByText(/canceled by admin: wrong branch/)
+      .first()
+      .waitFor();
     assert.deepEqual(problems, []);
     await context.close();
   });

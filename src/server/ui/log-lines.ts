@@ -127,6 +127,7 @@ export class Outline {
 
 /** Strips ANSI escape sequences so searches match what the page shows. */
 export function plain(text: string): string {
+  if (!text.includes('\u001b')) return text; // most lines: no regular expression pass at all
   // eslint-disable-next-line no-control-regex
   return text.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g, '');
 }

@@ -42,10 +42,22 @@ export class LogModel {
   async open(tail: number): Promise<void> {
     const r = await api<Lines>('GET', `${this.base}/lines?tail=${tail}`);
     this.take(r);
-    const o = await api<{ groups: Group[]; total: number }>('GET', `${this.base}/outline`);
-    this.groups = o.groups.filter((g) => g.start < this.total);
-    this.openGroups = o.groups.filter((g) => g.end >= o.total - 1 && !this.done).map((g) => ({ ...g }));
-    this.changed();
+    // The outline scans the whole log: the tail is shown first, the groups fold once it arrives.
+    void api<{ groups: Group[]; total: number }>('GET', `${this.base}/outline`).then(
+      (o) => {
+        const live = this.groups; // groups that started in lines streamed meanwhile
+        this.groups = [
+          ...o.groups.filter((g) => g.start < r.total),
+          ...live.filter((g) => g.start >= r.total),
+        ];
+        this.openGroups = [
+          ...o.groups.filter((g) => g.end >= r.total - 1 && !r.done).map((g) => ({ ...g })),
+          ...this.openGroups.filter((g) => g.start >= r.total),
+        ];
+        this.changed();
+      },
+      () => undefined,
+    );
   }
 
   /** Makes sure lines [from, to) are loaded. */

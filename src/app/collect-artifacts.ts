@@ -1,4 +1,5 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { glob } from 'tinyglobby';
@@ -60,13 +61,19 @@ async function collectOne(
     return;
   }
   const files: ArtifactFile[] = [];
-  for (const file of matches) {
-    const source = join(root, file);
-    const real = await realpath(source);
-    if (!isWithin(root, real)) {
-      throw new Error(`'${file}' is a symlink to ${real}, outside the workspace; it was refused`);
+  try {
+    for (const file of matches) {
+      const handle = await openInside(root, file);
+      try {
+        files.push(await req.store.put(req.key, file, handle.createReadStream({ autoClose: false })));
+      } finally {
+        await handle.close();
+      }
     }
-    files.push(await req.store.put(req.key, file, real));
+  } catch (error) {
+    // Nothing half-collected stays in the store without a record pointing at it (D19).
+    await Promise.all(files.map((f) => req.store.remove(req.key, f.path).catch(() => undefined)));
+    throw error;
   }
   record.files = files;
   record.status = 'success';
@@ -104,6 +111,40 @@ async function expand(root: string, localPath: string): Promise<string[]> {
     followSymbolicLinks: false,
   });
   return inside.map((f) => `${clean}/${f}`).sort();
+}
+
+/**
+ * Opens a workspace file for reading so that what is read is what was checked (D7): opened without
+ * following a last-component symlink (a link is resolved and followed only into the workspace) and
+ * without blocking on a FIFO; then the opened file itself is checked, through /proc/self/fd, to be
+ * a regular file inside the workspace, and the bytes are copied from that descriptor. A directory
+ * swapped for a link mid-collection fails the check instead of escaping.
+ */
+async function openInside(root: string, file: string): Promise<FileHandle> {
+  const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+  let handle: FileHandle;
+  try {
+    handle = await open(join(root, file), flags);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
+    // A symlink: followed only to a file inside the workspace (checked again once opened).
+    const real = await realpath(join(root, file));
+    if (!isWithin(root, real))
+      throw new Error(`'${file}' is a symlink to ${real}, outside the workspace; it was refused`, {
+        cause: error,
+      });
+    handle = await open(real, flags);
+  }
+  try {
+    const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => realpath(join(root, file)));
+    if (!isWithin(root, opened))
+      throw new Error(`'${file}' is a symlink to ${opened}, outside the workspace; it was refused`);
+    if (!(await handle.stat()).isFile()) throw new Error(`'${file}' is not a regular file; it was refused`);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
 }
 
 function globBase(pattern: string): string {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ArtifactFile } from '../core/run/model.js';
@@ -14,12 +16,21 @@ export class LocalArtifactStore implements ArtifactStore {
     return join(this.dir, segment(key.runSlug), segment(key.workflow), segment(key.task), segment(key.cube));
   }
 
-  async put(key: ArtifactKey, relativePath: string, sourceFile: string): Promise<ArtifactFile> {
+  async put(key: ArtifactKey, relativePath: string, source: Readable): Promise<ArtifactFile> {
     const target = join(this.area(key), relativePath);
     await mkdir(dirname(target), { recursive: true });
-    await copyFile(sourceFile, target);
-    const { size, sha256 } = await digest(target);
-    return { path: relativePath, size, sha256 };
+    const hash = createHash('sha256');
+    let size = 0;
+    source.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+    });
+    await pipeline(source, createWriteStream(target));
+    return { path: relativePath, size, sha256: hash.digest('hex') };
+  }
+
+  async remove(key: ArtifactKey, relativePath: string): Promise<void> {
+    await rm(join(this.area(key), relativePath), { force: true });
   }
 
   locate(key: ArtifactKey, relativePath: string): string {

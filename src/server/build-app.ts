@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import { AppError } from '../app/errors.js';
 import type { ServerContext } from './context.js';
 import { toErrorBody } from './http-errors.js';
@@ -43,7 +48,15 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    // Errors before routing (a path that is not valid percent-encoding, `%FF`) get the catalogue's
+    // body too (D18).
+    frameworkErrors: (error, request, reply) => {
+      const { status, body } = toErrorBody(error, request.id);
+      void (reply as FastifyReply).code(status).header('x-request-id', request.id).send(body);
+    },
   });
+  // The API takes JSON only: any other body is a 415 (D18), not a string that fails the schema.
+  app.removeContentTypeParser('text/plain');
   // Response schemas document the API; bodies are serialized as they are, extra fields included.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);

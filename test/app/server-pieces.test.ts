@@ -118,15 +118,20 @@ describe('secrets and tokens', () => {
     assert.equal(hashToken(a), hashToken(a));
     assert.ok(!hashToken(a).includes(a.slice(4, 20)));
   });
-  it('page tokens round-trip and foreign ones are refused', () => {
-    assert.equal(decodePageToken(encodePageToken(42)), 42);
+  it('page tokens round-trip, are signed, and foreign or forged ones are refused (D18)', () => {
+    const box = new SecretBox('a-key-of-enough-length');
+    const sign = (text: string) => box.sign(text);
+    assert.equal(decodePageToken(encodePageToken(42, sign, 'repo-a'), sign, 'repo-a'), 42);
     for (const bad of [
       '',
       'garbage',
       Buffer.from('runs:v1:-1').toString('base64url'),
       Buffer.from('runs:v2:5').toString('base64url'),
+      Buffer.from('runs:v1:0').toString('base64url'), // the probe's: well-formed, never issued
+      encodePageToken(42, sign, 'repo-b'),
+      encodePageToken(42, (t) => new SecretBox('another-key-of-enough-length').sign(t), 'repo-a'),
     ])
-      assert.throws(() => decodePageToken(bad), /page_token/);
+      assert.throws(() => decodePageToken(bad, sign, 'repo-a'), /page_token/);
   });
 });
 

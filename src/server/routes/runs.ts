@@ -4,6 +4,7 @@ import { plugin } from '../plugin.js';
 import type { Principal } from '../../app/access.js';
 import { createRun } from '../../app/create-run.js';
 import { AppError, invalid, notFound } from '../../app/errors.js';
+import { safeEqual } from '../../app/secret-box.js';
 import { restartRun } from '../../app/restart-run.js';
 import type { CommitInfo, RunRecord } from '../../core/run/model.js';
 import type { Repo } from '../../ports/directory-store.js';
@@ -30,6 +31,7 @@ const MANUAL_FETCH_MAX_AGE_MS = 0;
 
 /** SourceCraft's CI/CD operations, plus cancel and restart. */
 export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
+  const signer = (text: string) => ctx.box.sign(text);
   const { services } = ctx;
 
   const loadRun = async (repo: Repo, slug: string): Promise<RunRecord> => {
@@ -95,7 +97,7 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
           const before =
             request.query.page_token === undefined || request.query.page_token === ''
               ? undefined
-              : decodePageToken(request.query.page_token);
+              : decodePageToken(request.query.page_token, signer, repo.id);
           const filter = runFilter(request.query);
           const page = await listFiltered(repo.id, pageSize, before, filter);
           const runs = [];
@@ -103,7 +105,7 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
           return {
             runs,
             ...(page.nextBeforeSlug !== undefined
-              ? { next_page_token: encodePageToken(page.nextBeforeSlug) }
+              ? { next_page_token: encodePageToken(page.nextBeforeSlug, signer, repo.id) }
               : {}),
           };
         },
@@ -393,13 +395,20 @@ function runFilter(query: RunsQuery): ((run: RunRecord) => boolean) | undefined 
 }
 
 /** Page tokens are opaque to clients: the slug to continue below, versioned and base64url-encoded. */
-export function encodePageToken(beforeSlug: number): string {
-  return Buffer.from(`runs:v1:${beforeSlug}`).toString('base64url');
+/**
+ * Page tokens are signed with the server key (D18), for one repository: a token this server did
+ * not issue, or issued for another repository, is a 400.
+ */
+export function encodePageToken(beforeSlug: number, sign: (text: string) => string, scope = ''): string {
+  const body = `runs:v1:${beforeSlug}`;
+  return `${Buffer.from(body).toString('base64url')}.${sign(`page:${scope}:${body}`)}`;
 }
 
-export function decodePageToken(token: string): number {
-  const match = /^runs:v1:(\d{1,15})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
-  if (!match?.[1])
+export function decodePageToken(token: string, sign: (text: string) => string, scope = ''): number {
+  const [encoded = '', signature = ''] = token.split('.');
+  const body = Buffer.from(encoded, 'base64url').toString('utf8');
+  const match = /^runs:v1:(\d{1,15})$/.exec(body);
+  if (!match?.[1] || !safeEqual(signature, sign(`page:${scope}:${body}`)))
     throw invalid('page_token is not a token this server issued; start again without it', {
       page_token: token,
     });

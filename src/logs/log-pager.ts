@@ -12,8 +12,10 @@ export function lineEnds(data: Buffer, start: number, final: boolean): number[] 
   const ends: number[] = [];
   let at = start;
   while (at < data.length) {
-    const newline = data.indexOf(10, at);
     const limit = at + MAX_LINE_BYTES;
+    // Searched only up to the cut: a log without newlines must not be scanned to its end per piece.
+    const found = data.subarray(at, Math.min(limit + 1, data.length)).indexOf(10);
+    const newline = found < 0 ? -1 : at + found;
     if (newline >= 0 && newline <= limit) at = newline + 1;
     else if (data.length > limit) at = limit;
     else if (final) at = data.length;

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { plugin } from '../plugin.js';
 import { deployHelpers } from './deploy-helpers.js';
-import { open } from './streams.js';
+import { open, reauthorize } from './streams.js';
 
 /** How often the stream compares the project's deployment state (runs may advance on any replica). */
 const CHECK_MS = 300;
@@ -41,7 +41,10 @@ export function deployStreamRoutes(ctx: ServerContext): FastifyPluginAsync {
       { schema: { tags: ['Deployment streams'] } },
       async (request, reply) => {
         const repo = await project(request, 'reader');
-        const sse = open(reply);
+        const sse = open(
+          reply,
+          reauthorize(ctx, request, () => project(request, 'reader')),
+        );
         streams.add(sse);
         let last = '';
         let seq = 0;

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { plugin } from '../plugin.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
-import { open } from './streams.js';
+import { open, reauthorize } from './streams.js';
 
 /** How often the stream compares the newest runs (they may change on any replica). */
 const CHECK_MS = 300;
@@ -24,7 +24,10 @@ export function runsStreamRoutes(ctx: ServerContext): FastifyPluginAsync {
         { schema: { tags: ['CICD streams'] } },
         async (request, reply) => {
           const repo = await repoFor(ctx, request.principal, request.params, 'reader');
-          const sse = open(reply);
+          const sse = open(
+            reply,
+            reauthorize(ctx, request, () => repoFor(ctx, request.principal, request.params, 'reader')),
+          );
           streams.add(sse);
           let last = '';
           let seq = 0;

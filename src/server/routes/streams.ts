@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { toErrorBody } from '../http-errors.js';
+import { authenticateRequest } from '../ui/authenticate-request.js';
 import { plugin } from '../plugin.js';
 import { notFound } from '../../app/errors.js';
 import type { RunEvents } from '../../app/run-events.js';
@@ -31,7 +33,10 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
         const repo = await repoFor(ctx, request.principal, request.params, 'reader');
         const first = await services.runs.findRun(repo.id, request.params.run_slug);
         if (!first) throw notFound(`run ${request.params.run_slug} not found`);
-        const sse = open(reply);
+        const sse = open(
+          reply,
+          reauthorize(ctx, request, () => repoFor(ctx, request.principal, request.params, 'reader')),
+        );
         let lastVersion = -1;
         await follow(events, sse, first.id, async () => {
           const run = await services.runs.findRun(repo.id, first.slug);
@@ -64,7 +69,10 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
           const run = await services.runs.findRun(repo.id, p.run_slug);
           if (!run) throw notFound(`run ${p.run_slug} not found`);
           const cubeId = getCube(run, p.workflow_slug, p.task_slug, p.cube_slug).cube.id;
-          const sse = open(reply);
+          const sse = open(
+            reply,
+            reauthorize(ctx, request, () => repoFor(ctx, request.principal, request.params, 'reader')),
+          );
           // Resumable: each line's id is its number + 1, so a reconnect's Last-Event-ID (or
           // ?last_event_id= / ?from=) continues exactly after the last line the client got.
           const sent = resumeFrom(request.headers['last-event-id'], request.query);
@@ -119,7 +127,15 @@ export interface Sse {
   end(): void;
 }
 
-export function open(reply: FastifyReply): Sse {
+/** How often an open stream checks that its caller may still read it (D16). */
+export const REAUTHORIZE_MS = 2000;
+
+/**
+ * Opens a server-sent events stream. With `recheck`, the caller's access is checked again every
+ * REAUTHORIZE_MS (the token may have been revoked, the role taken away): when it fails the stream
+ * sends `event: error` with the catalogue body and ends, within 5 s of the change.
+ */
+export function open(reply: FastifyReply, recheck?: () => Promise<unknown>): Sse {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -131,7 +147,22 @@ export function open(reply: FastifyReply): Sse {
   });
   res.write('retry: 1000\n\n'); // reconnect within a second after a dropped connection
   let closed = false;
-  res.on('close', () => (closed = true));
+  const timer = recheck
+    ? setInterval(() => {
+        recheck().catch((error: unknown) => {
+          if (closed) return;
+          const { body } = toErrorBody(error, reply.request.id);
+          res.write(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+          res.end();
+          closed = true;
+        });
+      }, REAUTHORIZE_MS)
+    : undefined;
+  timer?.unref();
+  res.on('close', () => {
+    closed = true;
+    clearInterval(timer);
+  });
   return {
     send: (event, data, id) => {
       if (!closed)
@@ -155,7 +186,20 @@ export function open(reply: FastifyReply): Sse {
     end: () => {
       if (!closed) res.end();
       closed = true;
+      clearInterval(timer);
     },
+  };
+}
+
+/** A recheck for `open`: authenticates the request again (token revoked?), then runs `authorize`. */
+export function reauthorize(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  authorize: () => Promise<unknown>,
+): () => Promise<unknown> {
+  return async () => {
+    request.principal = await authenticateRequest(ctx, request);
+    return authorize();
   };
 }
 

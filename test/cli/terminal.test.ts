@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CONTAINER_ENV, CONVEYOR, runCli, waitFor } from '../helpers/cli.js';
 import { processesWith, processesWithEnv } from '../helpers/processes.js';
@@ -157,6 +159,11 @@ describe('server runs on a real terminal: runs watch and runs logs --follow', ()
   const TOKEN = 'terminal-test-admin-token-0123456789';
   let server: ChildProcess;
   let env: Record<string, string> = {};
+  // The ticker holds after its second line until the test opens this gate (or 30 s pass), so
+  // "the line came while the cube still ran" does not depend on how busy the machine is.
+  const gateDir = tempDir('conveyor-terminal-gate-');
+  chmodSync(gateDir, 0o755);
+  const gate = join(gateDir, 'open');
   const repo = tempRepo({
     '.conveyor/ci.yaml': `on:
   push: []
@@ -166,7 +173,8 @@ workflows:
       - name: t
         cubes:
           - name: ticker
-            script: ['for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.4; done']
+            script:
+              - 'for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.4; if [ $i = 2 ]; then w=0; while [ ! -e ${gate} ] && [ $w -lt 300 ]; do sleep 0.1; w=$((w+1)); done; fi; done'
       - name: u
         cubes:
           - name: quick
@@ -203,6 +211,7 @@ workflows:
     ).workflows[0]?.tasks[0]?.cubes[0]?.status;
 
   it('runs watch draws the live tree while the run goes, and exits with its result', async () => {
+    writeFileSync(gate, '');
     const run = await trigger();
     const session = openTerminal(CONVEYOR, ['runs', 'watch', run], { cwd: repo, env, cols: 100, rows: 20 });
     const live = await session.waitForScreen(
@@ -220,6 +229,7 @@ workflows:
   });
 
   it('runs logs --follow shows lines while the cube still runs, then ends', async () => {
+    rmSync(gate, { force: true });
     const run = await trigger();
     const session = openTerminal(CONVEYOR, ['runs', 'logs', run, 'build/t/ticker', '--follow'], {
       env,
@@ -228,6 +238,7 @@ workflows:
     });
     await session.waitForScreen((s) => /tick 2/.test(s), 'the second line');
     assert.equal(await cubeStatus(run), 'processing', 'the line came before the cube ended');
+    writeFileSync(gate, '');
     assert.equal(await session.exited, 0);
     assert.match(session.screen().join('\n'), /tick 1\ntick 2\n[\s\S]*tick 8/);
   });

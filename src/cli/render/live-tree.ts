@@ -70,7 +70,8 @@ const ANSI_CODE = /\x1b\[[0-9;]*m/g;
 /**
  * The live view of `conveyor run` on a terminal: workflows and tasks with their status and
  * duration, the running cubes with their last log line, and cubes that failed, redrawn in place.
- * Finished cubes of a task are summed up as a count so large runs fit the screen.
+ * Every cube is listed while the whole tree fits the screen; when it does not, the finished cubes
+ * of a task are summed up as a count, so large runs fit too.
  */
 export class LiveTree implements EngineListener {
   private readonly lastLine = new Map<string, string>();
@@ -120,8 +121,11 @@ export class LiveTree implements EngineListener {
     if (!this.run) return;
     this.frame++;
     const width = this.out.columns || 100;
-    const lines = this.render(this.run).map((l) => truncate(l, width - 1));
     const maxRows = Math.max(5, (this.out.rows || 40) - 2);
+    const every = this.render(this.run, true);
+    const lines = (every.length <= maxRows ? every : this.render(this.run, false)).map((l) =>
+      truncate(l, width - 1),
+    );
     const shown =
       lines.length > maxRows
         ? [...lines.slice(0, maxRows - 1), pc.dim(`… ${lines.length - maxRows + 1} more lines`)]
@@ -131,7 +135,8 @@ export class LiveTree implements EngineListener {
     this.drawn = shown.length;
   }
 
-  render(run: TreeRun): string[] {
+  /** The tree's lines: with `everyCube`, finished cubes too; else only running and failed ones. */
+  render(run: TreeRun, everyCube = false): string[] {
     const lines = [
       `${statusIcon(run.status, this.frame)} Run ${run.slug} ${pc.dim(this.duration(run.dates, run.status))}`,
     ];
@@ -145,7 +150,7 @@ export class LiveTree implements EngineListener {
           `    ${statusIcon(task.status, this.frame)} ${task.slug} ${pc.dim(`${done}/${task.cubes.length} cubes  ${this.duration(task.dates, task.status)}`)}`,
         );
         for (const cube of task.cubes) {
-          if (!this.shows(cube)) continue;
+          if (!everyCube && !this.shows(cube)) continue;
           const last =
             cube.status === 'processing'
               ? this.lastLine.get(`${workflow.slug}/${task.slug}/${cube.slug}`)

@@ -13,6 +13,13 @@ import type { RunChanges, RunStore } from '../ports/run-store.js';
 import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
 import { runCube, type CubeResult, type CubeRunnerDeps } from './cube-runner.js';
 import type { TokenValues } from './expression-scope.js';
+import {
+  applyCubeReport,
+  resetCube,
+  type RemoteHandle,
+  type RemoteTasks,
+  type TaskReport,
+} from './remote-tasks.js';
 
 /** How far the store may lag behind the engine; see scheduleFlush. */
 const FLUSH_DELAY_MS = 20;
@@ -24,7 +31,12 @@ export interface EngineDeps extends CubeRunnerDeps {
   parallelism: number;
   /** Mints the OIDC id tokens of `tokens:`; absent where no issuer is configured. */
   idTokens?: IdTokenMinter;
+  /** Hands tasks whose runs_on needs an external worker to workers; absent: every task runs here. */
+  remote?: RemoteTasks;
 }
+
+/** What the engine itself uses of its deps: a worker's engine only reports changes (worker/). */
+export type EngineRunDeps = Omit<EngineDeps, 'store'> & { store: Pick<RunStore, 'applyChanges'> };
 
 /** Mints one id token for a task (app/id-tokens.ts). */
 export type IdTokenMinter = (request: {
@@ -56,6 +68,8 @@ interface TaskState {
   /** Id tokens minted for this task, by token name (one JWT per task and token). */
   tokens: Map<string, Promise<TokenValues>>;
   processes: CubeProcess[];
+  /** Set while the task runs on an external worker. */
+  remote?: RemoteHandle;
 }
 
 /**
@@ -82,7 +96,7 @@ export class RunEngine {
   private readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
 
   constructor(
-    private readonly deps: EngineDeps,
+    private readonly deps: EngineRunDeps,
     readonly run: RunRecord,
     private readonly secrets: Record<string, string>,
     private readonly listener: EngineListener = {},
@@ -126,7 +140,10 @@ export class RunEngine {
     this.cancelReason = reason;
     this.run.errorMessages.push(reason);
     this.dirty.run = true;
-    for (const state of this.tasks.values()) for (const p of state.processes) p.cancel();
+    for (const state of this.tasks.values()) {
+      for (const p of state.processes) p.cancel();
+      state.remote?.cancel(reason);
+    }
     this.pump();
   }
 
@@ -159,6 +176,11 @@ export class RunEngine {
         return this.endTaskUnstarted(state, `not started: it needs task ${blockers.join(', ')}`);
       this.startTask(state);
       return false;
+    }
+    if (task.status === 'processing' && state.remote) {
+      if (!task.cubes.every((c) => isTerminal(c.status))) return false;
+      this.endTask(state);
+      return true;
     }
     if (task.status !== 'processing' || !state.dirs) return false;
     // Only what ends can unblock other cubes or tasks, so only that asks for another pass.
@@ -202,6 +224,10 @@ export class RunEngine {
     state.preparing = true;
     this.setStatus('task', [state.workflow.slug, state.task.slug], state.task, 'processing');
     this.dirty.tasks.add(state.task);
+    if (this.deps.remote?.wants(state.task)) {
+      this.startRemoteTask(state, this.deps.remote);
+      return;
+    }
     const key = `${this.run.workflows.indexOf(state.workflow)}-${state.workflow.tasks.indexOf(state.task)}-${state.task.slug}`;
     this.track(
       this.deps.workspaces.prepare(this.run.id, key, state.workflow.spec.checkout).then(
@@ -219,6 +245,58 @@ export class RunEngine {
         },
       ),
     );
+  }
+
+  /** The task runs on an external worker; its reports move the cubes here (app/remote-tasks.ts). */
+  private startRemoteTask(state: TaskState, remote: RemoteTasks): void {
+    const handle = remote.start({
+      run: this.run,
+      workflow: state.workflow,
+      task: state.task,
+      secrets: this.secrets,
+      onReport: (report) => this.applyReport(state, report),
+      onAttempt: (message) => {
+        this.run.errorMessages.push(this.masker.maskText(message));
+        this.dirty.run = true;
+        for (const cube of state.task.cubes) {
+          if (cube.status === 'created') continue;
+          resetCube(cube);
+          this.setStatus('cube', [state.workflow.slug, state.task.slug, cube.slug], cube, 'created');
+          this.dirty.cubes.add(cube);
+        }
+        this.pump();
+      },
+    });
+    state.remote = handle;
+    if (this.cancelReason !== undefined) handle.cancel(this.cancelReason);
+    this.track(
+      handle.done.then((outcome) => {
+        const message = outcome.message ?? 'the worker ended the task without reporting this cube';
+        if (outcome.message) {
+          this.run.errorMessages.push(this.masker.maskText(outcome.message));
+          this.dirty.run = true;
+        }
+        for (const cube of state.task.cubes) {
+          if (isTerminal(cube.status)) continue;
+          const event = outcome.canceled ? ({ type: 'cancel' } as const) : ({ type: 'error' } as const);
+          this.setCube(state, cube, event, message);
+        }
+        this.pump();
+      }),
+    );
+  }
+
+  private applyReport(state: TaskState, report: TaskReport): void {
+    for (const got of report.cubes) {
+      const cube = state.task.cubes.find((c) => c.id === got.id);
+      if (!cube || isTerminal(cube.status)) continue;
+      let changed = applyCubeReport(cube, got);
+      const path = [state.workflow.slug, state.task.slug, cube.slug];
+      changed = this.setStatus('cube', path, cube, got.status) || changed;
+      if (got.finishedAt !== undefined && isTerminal(cube.status)) cube.dates.finishedAt = got.finishedAt;
+      if (changed) this.dirty.cubes.add(cube);
+    }
+    this.pump();
   }
 
   private endTaskUnstarted(state: TaskState, reason: string): boolean {

@@ -2,6 +2,8 @@ import type { Clock } from '../ports/clock.js';
 import type { WorkerStore, WorkerTokenRecord } from '../ports/worker-store.js';
 import { AppError } from './errors.js';
 import { hashToken } from './secret-box.js';
+import type { TaskDispatch } from './task-dispatch.js';
+import type { OffsetLogAppender } from './task-logs.js';
 import { TtlCache } from './ttl-cache.js';
 
 const TOKEN_CACHE_MS = 5000;
@@ -13,10 +15,22 @@ const TOKEN_CACHE_MS = 5000;
 export class WorkerHub {
   private readonly tokens = new TtlCache<WorkerTokenRecord>(TOKEN_CACHE_MS);
 
+  /** Set once the server stops: held polls answer at once. */
+  closing = false;
+
   constructor(
     readonly store: WorkerStore,
     private readonly clock: Clock,
+    readonly dispatch: TaskDispatch,
+    readonly appender: OffsetLogAppender,
+    /** The bare mirror of a repository, served to workers over git smart HTTP. */
+    readonly mirrorPath: (repoId: string) => string,
   ) {}
+
+  stop(): void {
+    this.closing = true;
+    this.dispatch.stop();
+  }
 
   forgetTokens(): void {
     this.tokens.clear();

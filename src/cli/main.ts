@@ -11,6 +11,7 @@ import { addDirectoryCommands } from './register/directory.js';
 import { addLocalCommands } from './register/local.js';
 import { addRunCommands } from './register/runs.js';
 import { addServerCommands } from './register/server.js';
+import { addWorkerCommand } from './register/worker.js';
 
 export const VERSION = '0.1.0';
 
@@ -41,6 +42,7 @@ Reference: docs/cli.md`,
   });
   addLocalCommands(cli);
   addServerCommands(cli);
+  addWorkerCommand(cli);
   addAuthCommands(cli);
   addDirectoryCommands(cli);
   addRunCommands(cli);

@@ -139,6 +139,24 @@ export class FileLogStore implements LogStore {
       return 0;
     }
   }
+
+  async readBytes(runId: string, cubeId: string, start: number, end: number): Promise<Buffer> {
+    if (end <= start) return Buffer.alloc(0);
+    let handle;
+    try {
+      handle = await open(this.files(runId, cubeId).log, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+      throw error;
+    }
+    try {
+      const buffer = Buffer.alloc(end - start);
+      const { bytesRead } = await handle.read(buffer, 0, end - start, start);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
 }
 
 /** writeSync until every byte is written (a short write on a nearly full disk is not an error). */

@@ -52,4 +52,6 @@ export interface LogStore {
   read(runId: string, cubeId: string): Promise<LogLine[]>;
   /** Size in bytes of what is stored so far. */
   size(runId: string, cubeId: string): Promise<number>;
+  /** The stored bytes in [start, end) (fewer when the log is shorter). */
+  readBytes(runId: string, cubeId: string, start: number, end: number): Promise<Buffer>;
 }

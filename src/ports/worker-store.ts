@@ -51,6 +51,8 @@ export interface WorkerTaskRow {
   updatedAt: number;
   payload: string;
   report?: string;
+  /** Per cube id, the server's log size when this lease began. */
+  logBases?: Record<string, number>;
 }
 
 /**
@@ -79,6 +81,7 @@ export interface WorkerStore {
   findTaskByToken(hash: string): Promise<WorkerTaskRow | undefined>;
   /** Extends a lease held at `epoch`; false when it is no longer that lease. */
   renewLease(taskId: string, epoch: number, until: number, at: number): Promise<boolean>;
+  saveLogBases(taskId: string, epoch: number, bases: Record<string, number>): Promise<boolean>;
   saveReport(taskId: string, epoch: number, report: string, at: number): Promise<boolean>;
   /** Ends the lease at `epoch` for good (the task finished or was canceled). */
   finishTask(taskId: string, epoch: number, report: string, at: number): Promise<boolean>;

@@ -29,6 +29,7 @@ import { runsStreamRoutes } from './routes/runs-stream.js';
 import { authenticateRequest } from './ui/authenticate-request.js';
 import { uiRoutes } from './ui/ui-routes.js';
 import { workerAdminRoutes } from './routes/workers.js';
+import { workerProtocolRoutes } from './routes/worker-protocol.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -122,5 +123,6 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(runsStreamRoutes(ctx));
   await app.register(uiRoutes(ctx.uiDir));
   await app.register(workerAdminRoutes(ctx));
+  await app.register(workerProtocolRoutes(ctx));
   return app;
 }

@@ -22,8 +22,7 @@ import { SqlDirectoryStore } from '../store/sql-directory-store.js';
 import { SqlIdentityStore } from '../store/sql-identity-store.js';
 import { findConnection, OidcIssuer, oidcOptions, tokenMinter } from '../app/id-tokens.js';
 import { SqlRunStore } from '../store/sql-run-store.js';
-import { SqlWorkerStore } from '../store/sql-worker-store.js';
-import { WorkerHub } from '../app/worker-hub.js';
+import { composeWorkers } from './compose-workers.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
 import type { ServerContext } from './context.js';
@@ -158,6 +157,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const followUps = new Set<Promise<unknown>>();
   const owner = config.replicaId ?? `${hostname()}:${dataDir}`;
   const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
+  const workers = composeWorkers(db, { config, clock, logs, mirrors, artifactsDir });
   const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
   const dispatcher: RunDispatcher = new RunDispatcher({
     // What follows a run's end is awaited by stop(), so a run ending during the drain still
@@ -203,6 +203,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       clock,
       newId: randomUUID,
       parallelism: config.parallelism ?? Math.max(4, 2 * availableParallelism()),
+      remote: workers.dispatch,
       idTokens: tokenMinter(issuer, { id: repo.id, path: `${repo.orgSlug}/${repo.slug}` }, (name) =>
         findConnection(identity, repo, name),
       ),
@@ -217,7 +218,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     access: new Access(directory, clock),
     box,
     dispatcher,
-    workers: new WorkerHub(new SqlWorkerStore(db), clock),
+    workers,
     triggers,
     events,
     logs,
@@ -237,11 +238,13 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     ctx,
     start: async () => {
       await dispatcher.start();
+      workers.dispatch.startReaper(Math.min(1000, Math.max(50, workers.dispatch.o.leaseMs / 10)));
       triggers.start();
       config.ops?.workerJoined(owner, `embedded, ${concurrency} runs at once`);
     },
     stop: async (graceMs) => {
       await triggers.stop();
+      workers.stop();
       await dispatcher.drain(graceMs);
       await Promise.all([...followUps]);
       executors.native.close?.();

@@ -56,4 +56,9 @@ export const WORKER_MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('worker_tasks_token').on('worker_tasks').columns(['token_hash']).execute();
     },
   },
+  '0041_worker_log_bases': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('worker_tasks').addColumn('log_bases_json', 'text').execute();
+    },
+  },
 };

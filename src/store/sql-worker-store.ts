@@ -122,6 +122,7 @@ export class SqlWorkerStore implements WorkerStore {
       updated_at: row.updatedAt,
       payload_json: row.payload,
       report_json: null,
+      log_bases_json: null,
     };
     // A restarted run reuses no task ids, but a server that re-enqueues after a crash may.
     await this.db
@@ -201,6 +202,10 @@ export class SqlWorkerStore implements WorkerStore {
     return this.leased(taskId, epoch, { lease_until: until, updated_at: at });
   }
 
+  saveLogBases(taskId: string, epoch: number, bases: Record<string, number>): Promise<boolean> {
+    return this.leased(taskId, epoch, { log_bases_json: JSON.stringify(bases) });
+  }
+
   saveReport(taskId: string, epoch: number, report: string, at: number): Promise<boolean> {
     return this.leased(taskId, epoch, { report_json: report, updated_at: at });
   }
@@ -235,6 +240,7 @@ export class SqlWorkerStore implements WorkerStore {
       token_hash: null,
       message,
       report_json: null,
+      log_bases_json: null,
       updated_at: at,
       // A retried task goes to the front of the queue: it has waited once already.
       queued_at: row.queuedAt,
@@ -303,5 +309,8 @@ function taskFromRow(r: Selectable<WorkerTasksTable>): WorkerTaskRow {
     updatedAt: num(r.updated_at),
     payload: r.payload_json,
     ...(r.report_json !== null ? { report: r.report_json } : {}),
+    ...(r.log_bases_json !== null
+      ? { logBases: JSON.parse(r.log_bases_json) as Record<string, number> }
+      : {}),
   };
 }

@@ -55,4 +55,6 @@ export interface WorkerTasksTable {
   payload_json: string;
   /** The last state the worker reported: cubes and the task, as JSON. */
   report_json: string | null;
+  /** Per cube, the server log size when this lease began: worker offsets count from there. */
+  log_bases_json: string | null;
 }

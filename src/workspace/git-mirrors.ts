@@ -31,7 +31,8 @@ export class GitMirrors implements RepoMirrors {
     private readonly sharedClones = true,
   ) {}
 
-  private path(repoId: string): string {
+  /** The bare mirror of a repository (served to workers over git smart HTTP). */
+  path(repoId: string): string {
     return join(this.dir, `${repoId.replace(/[^A-Za-z0-9-]/g, '_')}.git`);
   }
 

@@ -1,0 +1,288 @@
+import type { RunRecord, TaskRun } from '../core/run/model.js';
+import type { ArtifactStore } from '../ports/artifact-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { LogStore } from '../ports/log-store.js';
+import type { WorkerStore, WorkerTaskRow } from '../ports/worker-store.js';
+import type { RemoteHandle, RemoteOutcome, RemoteTasks, TaskReport } from './remote-tasks.js';
+import { hashToken, newToken } from './secret-box.js';
+import { needsWorker, requiredTags } from './worker-tags.js';
+
+export interface DispatchOptions {
+  store: WorkerStore;
+  logs: LogStore;
+  artifacts(repoId: string): ArtifactStore;
+  clock: Clock;
+  /** A lease not renewed for this long expires (the worker renews every third of it). */
+  leaseMs: number;
+  /** Leases per task: 2 = a task whose worker was lost runs once more elsewhere. */
+  maxAttempts: number;
+  /** A task no worker took within this long fails, saying which tags it waited for. */
+  queueTimeoutMs: number;
+  log: (message: string) => void;
+}
+
+/** What a worker gets when it claims a task. */
+export interface Assignment {
+  task_id: string;
+  epoch: number;
+  attempt: number;
+  /** The task token: authorizes this lease's writes and its git fetches; dies with the lease. */
+  token: string;
+  lease_ms: number;
+  /** The run with only this task (its `needs` already met), as the worker's engine runs it. */
+  run: RunRecord;
+  secrets: Record<string, string>;
+  /** Path of the repository's git smart HTTP endpoint on the server, for this task. */
+  git_path: string;
+}
+
+interface Local {
+  row: WorkerTaskRow;
+  secrets: Record<string, string>;
+  onReport: (report: TaskReport) => void;
+  onAttempt: (message: string) => void;
+  resolve: (outcome: RemoteOutcome) => void;
+  settled: boolean;
+}
+
+/**
+ * The server's queue of tasks for external workers: enqueue from the engine, claims by long-polling
+ * workers, leases kept alive by heartbeats and fenced by epoch, a reaper that re-queues a lost
+ * worker's task once (or ends it), cancels delivered to the held poll. The database row is the
+ * truth (docs/workers.md); this object adds wake-ups and the engine's callbacks for tasks whose run
+ * executes in this process.
+ */
+export class TaskDispatch implements RemoteTasks {
+  private readonly local = new Map<string, Local>();
+  private readonly waiters = new Set<() => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private reaping = false;
+
+  constructor(readonly o: DispatchOptions) {}
+
+  wants(task: TaskRun): boolean {
+    return needsWorker(task.spec.runsOn);
+  }
+
+  start(request: Parameters<RemoteTasks['start']>[0]): RemoteHandle {
+    const { run, workflow, task } = request;
+    const now = this.o.clock.now();
+    const single: RunRecord = {
+      ...run,
+      // The worker's engine starts the task from the beginning: its needs are met here already.
+      workflows: [{ ...workflow, tasks: [{ ...task, needs: [], status: 'created' }] }],
+    };
+    const row: WorkerTaskRow = {
+      taskId: task.id,
+      runId: run.id,
+      repoId: run.repoId,
+      tags: requiredTags(task.spec.runsOn),
+      state: 'queued',
+      attempt: 1,
+      maxAttempts: this.o.maxAttempts,
+      epoch: 0,
+      queuedAt: now,
+      updatedAt: now,
+      payload: JSON.stringify(single),
+    };
+    let resolve!: (outcome: RemoteOutcome) => void;
+    const done = new Promise<RemoteOutcome>((r) => (resolve = r));
+    const local: Local = {
+      row,
+      secrets: request.secrets,
+      onReport: request.onReport,
+      onAttempt: request.onAttempt,
+      settled: false,
+      resolve: (outcome) => {
+        if (local.settled) return;
+        local.settled = true;
+        this.local.delete(task.id);
+        resolve(outcome);
+      },
+    };
+    this.local.set(task.id, local);
+    const enqueued = this.o.store.enqueueTask(row).then(
+      () => this.wake(),
+      (error: unknown) => local.resolve({ message: `the task could not be queued: ${String(error)}` }),
+    );
+    return {
+      done,
+      cancel: (reason) => void enqueued.then(() => this.cancel(task.id, reason)),
+    };
+  }
+
+  private async cancel(taskId: string, reason: string): Promise<void> {
+    const now = this.o.clock.now();
+    await this.o.store.requestCancel(taskId, reason, now);
+    const row = await this.o.store.findTask(taskId);
+    if (row?.state === 'queued' && (await this.o.store.abandonTask(taskId, row.epoch, reason, now)))
+      this.local.get(taskId)?.resolve({ canceled: true, message: reason });
+    this.wake();
+  }
+
+  /** Wakes every held poll: new work, or a cancel for a task a poller runs. */
+  wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  /** Waits until woken, `ms` passed, or the signal fired. */
+  waitForWake(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(finish);
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.waiters.add(finish);
+      signal.addEventListener('abort', finish);
+    });
+  }
+
+  /** Leases the oldest task this worker may take, or answers undefined. */
+  async claim(worker: { name: string; tags: string[] }): Promise<Assignment | undefined> {
+    const token = `cvt_${newToken()}`;
+    const now = this.o.clock.now();
+    const row = await this.o.store.claimTask(worker, {
+      now,
+      until: now + this.o.leaseMs,
+      tokenHash: hashToken(token),
+    });
+    if (!row) return undefined;
+    const run = JSON.parse(row.payload) as RunRecord;
+    const cubes = run.workflows[0]?.tasks[0]?.cubes ?? [];
+    const bases: Record<string, number> = {};
+    for (const cube of cubes) bases[cube.id] = await this.o.logs.size(run.id, cube.id);
+    await this.o.store.saveLogBases(row.taskId, row.epoch, bases);
+    const local = this.local.get(row.taskId);
+    if (local) local.row = { ...row, logBases: bases };
+    return {
+      task_id: row.taskId,
+      epoch: row.epoch,
+      attempt: row.attempt,
+      token,
+      lease_ms: this.o.leaseMs,
+      run,
+      secrets: local?.secrets ?? {},
+      git_path: `/worker/v1/git/${row.taskId}`,
+    };
+  }
+
+  /** The tasks among `taskIds` that were asked to cancel, with why. */
+  async cancelsFor(taskIds: string[]): Promise<{ task_id: string; reason: string }[]> {
+    const out: { task_id: string; reason: string }[] = [];
+    for (const id of taskIds) {
+      const row = await this.o.store.findTask(id);
+      if (row?.cancelReason !== undefined) out.push({ task_id: id, reason: row.cancelReason });
+    }
+    return out;
+  }
+
+  async renew(row: WorkerTaskRow, epoch: number): Promise<boolean> {
+    const now = this.o.clock.now();
+    return this.o.store.renewLease(row.taskId, epoch, now + this.o.leaseMs, now);
+  }
+
+  /** Stores and applies a report; false when the lease at `epoch` is gone. */
+  async report(row: WorkerTaskRow, epoch: number, report: TaskReport, final: boolean): Promise<boolean> {
+    const located = this.locateArtifacts(row, report);
+    const text = JSON.stringify(located);
+    const now = this.o.clock.now();
+    const ok = final
+      ? await this.o.store.finishTask(row.taskId, epoch, text, now)
+      : await this.o.store.saveReport(row.taskId, epoch, text, now);
+    if (!ok) return false;
+    const local = this.local.get(row.taskId);
+    local?.onReport(located);
+    if (final) local?.resolve({});
+    return true;
+  }
+
+  /** Artifacts a worker uploaded are stored here; their location is this server's store. */
+  private locateArtifacts(row: WorkerTaskRow, report: TaskReport): TaskReport {
+    const run = JSON.parse(row.payload) as RunRecord;
+    const workflow = run.workflows[0];
+    const task = workflow?.tasks[0];
+    if (!workflow || !task) return report;
+    const store = this.o.artifacts(row.repoId);
+    return {
+      cubes: report.cubes.map((cube) => {
+        const slug = task.cubes.find((c) => c.id === cube.id)?.slug ?? '';
+        const key = { runSlug: run.slug, workflow: workflow.slug, task: task.slug, cube: slug };
+        return {
+          ...cube,
+          artifacts: cube.artifacts.map((a) =>
+            a.location?.startsWith(WORKER_LOCATION)
+              ? { ...a, location: store.locate(key, a.location.slice(WORKER_LOCATION.length)) }
+              : a,
+          ),
+        };
+      }),
+    };
+  }
+
+  startReaper(intervalMs: number): void {
+    this.timer = setInterval(() => void this.reap(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  /** Expired leases: retried as the next attempt, or ended; tasks queued too long: ended. */
+  async reap(): Promise<void> {
+    if (this.reaping) return;
+    this.reaping = true;
+    try {
+      const now = this.o.clock.now();
+      for (const row of await this.o.store.listExpired(now)) await this.expire(row, now);
+      for (const row of await this.o.store.listOpenTasks()) {
+        if (row.state !== 'queued' || now - row.queuedAt < this.o.queueTimeoutMs) continue;
+        const message = `no worker with tags [${['self-hosted', ...row.tags].join(', ')}] took task ${row.taskId} within ${Math.round(this.o.queueTimeoutMs / 1000)} s; start one (docs/workers.md) and restart the run`;
+        if (await this.o.store.abandonTask(row.taskId, row.epoch, message, now))
+          this.local.get(row.taskId)?.resolve({ message });
+      }
+    } catch (error) {
+      this.o.log(`worker task reaper: ${String(error)}`);
+    } finally {
+      this.reaping = false;
+    }
+  }
+
+  private async expire(row: WorkerTaskRow, now: number): Promise<void> {
+    const local = this.local.get(row.taskId);
+    const lost = `worker ${row.workerName ?? '?'} lost its lease on the task (attempt ${row.attempt} of ${row.maxAttempts}: no heartbeat for ${Math.round(this.o.leaseMs / 1000)} s)`;
+    if (row.cancelReason !== undefined) {
+      if (await this.o.store.abandonTask(row.taskId, row.epoch, row.cancelReason, now))
+        local?.resolve({ canceled: true, message: row.cancelReason });
+      return;
+    }
+    if (row.attempt >= row.maxAttempts) {
+      const message = `${lost}; not retried (attempts used up)`;
+      if (await this.o.store.abandonTask(row.taskId, row.epoch, message, now)) local?.resolve({ message });
+      return;
+    }
+    const message = `${lost}; retried on another worker`;
+    await this.noteInLogs(row, message, now);
+    if (!(await this.o.store.requeue(row.taskId, row.epoch, message, now))) return;
+    this.o.log(`task ${row.taskId}: ${message}`);
+    local?.onAttempt(message);
+    this.wake();
+  }
+
+  private async noteInLogs(row: WorkerTaskRow, message: string, now: number): Promise<void> {
+    const run = JSON.parse(row.payload) as RunRecord;
+    for (const cube of run.workflows[0]?.tasks[0]?.cubes ?? []) {
+      if ((await this.o.logs.size(run.id, cube.id)) === 0) continue;
+      const sink = this.o.logs.open(run.id, cube.id);
+      sink.note(message, now);
+      sink.close();
+    }
+  }
+}
+
+/** Prefix of an artifact location that names a file the worker uploaded to this server. */
+export const WORKER_LOCATION = 'conveyor-worker:';

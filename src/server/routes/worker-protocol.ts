@@ -1,0 +1,284 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { AppError, invalid } from '../../app/errors.js';
+import type { RunRecord } from '../../core/run/model.js';
+import type { TaskReport } from '../../app/remote-tasks.js';
+import { hashToken } from '../../app/secret-box.js';
+import type { WorkerTaskRow } from '../../ports/worker-store.js';
+import type { ServerContext } from '../context.js';
+import { advertiseRefs, uploadPack } from '../git-smart-http.js';
+import { plugin } from '../plugin.js';
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
+const RegisterBody = Type.Object({
+  name: Name,
+  tags: Type.Array(Name, { maxItems: 64 }),
+  slots: Type.Integer({ minimum: 1, maximum: 1024 }),
+  version: Type.String({ maxLength: 64 }),
+  executor: Type.String({ maxLength: 64 }),
+  containment: Type.String({ maxLength: 64 }),
+});
+type RegisterBody = Static<typeof RegisterBody>;
+const PollBody = Type.Object({
+  name: Name,
+  free_slots: Type.Integer({ minimum: 0 }),
+  tasks: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 1024 }),
+  wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 30_000 })),
+  draining: Type.Optional(Type.Boolean()),
+});
+type PollBody = Static<typeof PollBody>;
+const EpochBody = Type.Object({ epoch: Type.Integer() });
+type EpochBody = Static<typeof EpochBody>;
+interface ReportBody {
+  epoch: number;
+  cubes: TaskReport['cubes'];
+  final?: boolean;
+  logs?: Record<string, { bytes: number; sha256: string }>;
+}
+
+/** Artifacts a worker uploads: one file per request, up to this size. */
+const ARTIFACT_LIMIT = 512 * 1024 * 1024;
+const LOG_CHUNK_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * The worker protocol (docs/workers.md): register and poll with the worker token; everything about
+ * one task (heartbeat, reports, logs, artifacts, its repository over git) with that task's token,
+ * which holds exactly one lease. A stale token or epoch is `LeaseLost` (409): the worker stops.
+ */
+export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
+  const hub = ctx.workers;
+  const { clock } = ctx.services;
+  const registered = new Map<string, { tags: string[]; tokenId: string }>();
+
+  /** The lease a task token holds, checked against the path's task and the epoch given. */
+  const lease = async (request: FastifyRequest, taskId: string, epoch?: number): Promise<WorkerTaskRow> => {
+    const match = /^Bearer\s+(\S+)$/i.exec((request.headers.authorization ?? '').trim());
+    const basic = /^Basic\s+(\S+)$/i.exec((request.headers.authorization ?? '').trim());
+    const token =
+      match?.[1] ?? (basic?.[1] ? Buffer.from(basic[1], 'base64').toString().split(':')[1] : undefined);
+    if (!token) throw new AppError('Unauthenticated', 'send "Authorization: Bearer <task token>"');
+    const row = await hub.store.findTaskByToken(hashToken(token));
+    if (
+      !row ||
+      row.taskId !== taskId ||
+      row.state !== 'leased' ||
+      (epoch !== undefined && row.epoch !== epoch)
+    )
+      throw new AppError('LeaseLost', `this worker holds no lease on task ${taskId} any more; stop the task`);
+    return row;
+  };
+  const epochOf = (request: FastifyRequest): number => {
+    const value = Number((request.query as Record<string, string>).epoch);
+    if (!Number.isInteger(value)) throw invalid('give the lease epoch as ?epoch=N');
+    return value;
+  };
+
+  return plugin((app) => {
+    app.addContentTypeParser(
+      'application/octet-stream',
+      { parseAs: 'buffer', bodyLimit: ARTIFACT_LIMIT },
+      (_request, body, done) => done(null, body),
+    );
+    app.addContentTypeParser('application/x-git-upload-pack-request', (_request, payload, done) =>
+      done(null, payload),
+    );
+    const schema = { hide: true };
+
+    app.post<{ Body: RegisterBody }>(
+      '/worker/v1/register',
+      { schema: { ...schema, body: RegisterBody } },
+      async (request) => {
+        const token = await hub.authenticate(request.headers.authorization);
+        const body = request.body;
+        const now = clock.now();
+        await hub.store.upsertWorker({
+          name: body.name,
+          tokenId: token.id,
+          tags: [...new Set(body.tags)].sort(),
+          slots: body.slots,
+          running: 0,
+          version: body.version,
+          executor: body.executor,
+          containment: body.containment,
+          state: 'online',
+          registeredAt: now,
+          lastSeenAt: now,
+        });
+        registered.set(body.name, { tags: body.tags, tokenId: token.id });
+        ctx.log(
+          `worker ${body.name} joined: tags [${body.tags.join(', ')}], ${body.slots} slot(s), ${body.executor}, ${body.containment}`,
+        );
+        return { name: body.name, lease_ms: hub.dispatch.o.leaseMs, poll_ms: 25_000 };
+      },
+    );
+
+    app.post<{ Body: PollBody }>(
+      '/worker/v1/poll',
+      { schema: { ...schema, body: PollBody } },
+      async (request, reply) => {
+        const token = await hub.authenticate(request.headers.authorization);
+        const body = request.body;
+        const worker = registered.get(body.name);
+        if (!worker || worker.tokenId !== token.id)
+          throw new AppError('Conflict', `worker ${body.name} is not registered here; register again`);
+        const closed = new AbortController();
+        request.raw.on('close', () => closed.abort());
+        reply.raw.on('close', () => closed.abort());
+        const deadline = clock.now() + (body.wait_ms ?? 25_000);
+        const state = body.draining ? 'draining' : 'online';
+        for (;;) {
+          await hub.store.touchWorker(body.name, clock.now(), body.tasks.length, state);
+          const cancel = await hub.dispatch.cancelsFor(body.tasks);
+          if (cancel.length > 0) return { task: null, cancel };
+          if (body.free_slots > 0 && !body.draining) {
+            const task = await hub.dispatch.claim({ name: body.name, tags: worker.tags });
+            if (task) return { task, cancel: [] };
+          }
+          const left = deadline - clock.now();
+          if (left <= 0 || closed.signal.aborted || hub.closing) return { task: null, cancel: [] };
+          // Woken by new work or a cancel; the 1 s backstop covers tasks queued by another replica.
+          await hub.dispatch.waitForWake(Math.min(left, 1000), closed.signal);
+        }
+      },
+    );
+
+    app.post<{ Params: { task_id: string }; Body: EpochBody }>(
+      '/worker/v1/tasks/:task_id/heartbeat',
+      { schema: { ...schema, body: EpochBody } },
+      async (request) => {
+        const row = await lease(request, request.params.task_id, request.body.epoch);
+        if (!(await hub.dispatch.renew(row, request.body.epoch)))
+          throw new AppError('LeaseLost', `the lease on task ${row.taskId} ended; stop the task`);
+        return row.cancelReason !== undefined
+          ? { state: 'canceling', reason: row.cancelReason }
+          : { state: 'running' };
+      },
+    );
+
+    app.post<{ Params: { task_id: string }; Body: ReportBody }>(
+      '/worker/v1/tasks/:task_id/report',
+      { schema: { ...schema, body: Type.Object({ epoch: Type.Integer(), cubes: Type.Array(Type.Any()) }) } },
+      async (request, reply) => {
+        const body = request.body;
+        const row = await lease(request, request.params.task_id, body.epoch);
+        if (body.final && body.logs) {
+          const sizes: Record<string, string> = {};
+          for (const [cubeId, claimed] of Object.entries(body.logs)) {
+            const base = row.logBases?.[cubeId] ?? 0;
+            const stored = await hub.appender.digest(row.runId, cubeId, base);
+            if (stored.bytes !== claimed.bytes || stored.sha256 !== claimed.sha256)
+              sizes[cubeId] = String(stored.bytes);
+          }
+          if (Object.keys(sizes).length > 0)
+            throw new AppError('LogIncomplete', 'the stored logs differ; resend from these sizes', sizes);
+        }
+        if (!(await hub.dispatch.report(row, body.epoch, { cubes: body.cubes }, body.final === true)))
+          throw new AppError('LeaseLost', `the lease on task ${row.taskId} ended; stop the task`);
+        return reply.send({ ok: true });
+      },
+    );
+
+    app.patch<{ Params: { task_id: string; cube_id: string }; Body: Buffer }>(
+      '/worker/v1/tasks/:task_id/logs/:cube_id',
+      { schema: { ...schema }, bodyLimit: LOG_CHUNK_LIMIT },
+      async (request, reply) => {
+        const row = await lease(request, request.params.task_id, epochOf(request));
+        const range = /^bytes (\d+)-(\d+)\/\*$/.exec(request.headers['content-range'] ?? '');
+        const chunk = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        if (!range || Number(range[2]) - Number(range[1]) !== chunk.length)
+          throw invalid('send Content-Range: bytes START-END/* with END - START = the body length');
+        const cubeId = request.params.cube_id;
+        const run = JSON.parse(row.payload) as RunRecord;
+        if (!run.workflows[0]?.tasks[0]?.cubes.some((c) => c.id === cubeId))
+          throw invalid(`cube ${cubeId} is not a cube of task ${row.taskId}`);
+        const base = row.logBases?.[cubeId] ?? 0;
+        const got = await hub.appender.append(row.runId, cubeId, base, Number(range[1]), chunk, clock.now());
+        if (!got.ok)
+          throw new AppError('RangeMismatch', `the log holds ${got.size} bytes; resume from there`, {
+            size: String(got.size),
+          });
+        const path = cubePath(run, cubeId);
+        if (path && chunk.length > 0)
+          ctx.events.publish(row.runId, {
+            type: 'output',
+            path,
+            text: chunk.toString('utf8'),
+            at: clock.now(),
+          });
+        return reply.code(202).send({ size: got.size });
+      },
+    );
+
+    app.put<{ Params: { task_id: string; cube_id: string }; Body: Buffer }>(
+      '/worker/v1/tasks/:task_id/artifacts/:cube_id',
+      { schema: { ...schema } },
+      async (request, reply) => {
+        const row = await lease(request, request.params.task_id, epochOf(request));
+        const relative = normalize(String((request.query as Record<string, string>).path ?? ''));
+        if (!relative || relative.startsWith('..') || relative.startsWith('/'))
+          throw invalid('give the artifact file as ?path=RELATIVE/PATH inside the cube area');
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const sha256 = createHash('sha256').update(body).digest('hex');
+        if (sha256 !== request.headers['x-content-sha256'])
+          throw invalid(`the body's sha256 is ${sha256}, not the X-Content-Sha256 sent; upload it again`);
+        const run = JSON.parse(row.payload) as RunRecord;
+        const workflow = run.workflows[0];
+        const task = workflow?.tasks[0];
+        const cube = task?.cubes.find((c) => c.id === request.params.cube_id);
+        if (!workflow || !task || !cube) throw invalid(`cube ${request.params.cube_id} is not in this task`);
+        const key = { runSlug: run.slug, workflow: workflow.slug, task: task.slug, cube: cube.slug };
+        const dir = await mkdtemp(join(tmpdir(), 'conveyor-upload-'));
+        try {
+          await writeFile(join(dir, 'file'), body);
+          const stored = await ctx.artifacts(row.repoId).put(key, relative, join(dir, 'file'));
+          return reply.code(201).send(stored);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+    );
+
+    app.get<{ Params: { task_id: string } }>(
+      '/worker/v1/git/:task_id/info/refs',
+      { schema },
+      async (request, reply) => {
+        const row = await lease(request, request.params.task_id);
+        if ((request.query as Record<string, string>).service !== 'git-upload-pack')
+          throw new AppError('PermissionDenied', 'workers may only fetch (service=git-upload-pack)');
+        const out = advertiseRefs(hub.mirrorPath(row.repoId), header(request, 'git-protocol'));
+        return reply.header('cache-control', 'no-cache').type(out.contentType).send(out.body);
+      },
+    );
+
+    app.post<{ Params: { task_id: string } }>(
+      '/worker/v1/git/:task_id/git-upload-pack',
+      { schema, bodyLimit: 64 * 1024 * 1024 },
+      async (request, reply) => {
+        const row = await lease(request, request.params.task_id);
+        const out = uploadPack(
+          hub.mirrorPath(row.repoId),
+          header(request, 'git-protocol'),
+          request.body as NodeJS.ReadableStream as import('node:stream').Readable,
+          header(request, 'content-encoding'),
+        );
+        return reply.header('cache-control', 'no-cache').type(out.contentType).send(out.body);
+      },
+    );
+  });
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function cubePath(run: RunRecord, cubeId: string): string[] | undefined {
+  const workflow = run.workflows[0];
+  const task = workflow?.tasks[0];
+  const cube = task?.cubes.find((c) => c.id === cubeId);
+  return workflow && task && cube ? [workflow.slug, task.slug, cube.slug] : undefined;
+}

@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { WORKER_LOCATION } from '../app/task-dispatch.js';
+import type { ArtifactFile } from '../core/run/model.js';
+import type { ArtifactKey, ArtifactStore } from '../ports/artifact-store.js';
+import type { WorkerClient } from './client.js';
+
+/**
+ * The worker's artifact store: each file is uploaded to the server with its sha256, which the
+ * server checks before it stores the file (and answers what it stored). Locations name the file
+ * on the server; the server maps them to its own store when it applies the report.
+ */
+export class UploadingArtifactStore implements ArtifactStore {
+  constructor(
+    private readonly client: WorkerClient,
+    private readonly lease: { taskId: string; epoch: number; token: string },
+    /** Cube ids by cube slug (the artifact key names the cube by slug). */
+    private readonly cubeIds: Map<string, string>,
+  ) {}
+
+  async put(key: ArtifactKey, relativePath: string, sourceFile: string): Promise<ArtifactFile> {
+    const body = await readFile(sourceFile);
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const cubeId = this.cubeIds.get(key.cube) ?? key.cube;
+    const { taskId, epoch, token } = this.lease;
+    const got = await this.client.call<ArtifactFile & { message?: string }>(
+      'PUT',
+      `/worker/v1/tasks/${taskId}/artifacts/${cubeId}?epoch=${epoch}&path=${encodeURIComponent(relativePath)}`,
+      { token, body, headers: { 'x-content-sha256': sha256 } },
+    );
+    if (got.status !== 201)
+      throw new Error(`the server refused ${relativePath}: ${got.body.message ?? got.status}`);
+    if (got.body.sha256 !== sha256) throw new Error(`the server stored ${relativePath} with another sha256`);
+    return { path: relativePath, size: body.length, sha256 };
+  }
+
+  locate(_key: ArtifactKey, relativePath: string): string {
+    return `${WORKER_LOCATION}${relativePath}`;
+  }
+}

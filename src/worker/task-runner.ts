@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CubeReport } from '../app/remote-tasks.js';
+import { RunEngine } from '../app/run-engine.js';
+import type { Assignment } from '../app/task-dispatch.js';
+import type { CubeRun } from '../core/run/model.js';
+import { systemClock } from '../ports/clock.js';
+import type { CubeProcessSpec, Executor } from '../ports/executor.js';
+import type { RunChanges } from '../ports/run-store.js';
+import { UploadingArtifactStore } from './artifact-upload.js';
+import { LeaseLostError, type WorkerClient } from './client.js';
+import type { TaskContainment } from './containment.js';
+import { UploadingLogStore } from './log-upload.js';
+import type { WorkerWorkspaces } from './workspaces.js';
+
+export interface TaskRunnerDeps {
+  client: WorkerClient;
+  workspaces: WorkerWorkspaces;
+  executors: { native: Executor; container?: Executor };
+  workDir: string;
+  workerName: string;
+  parallelism: number;
+  log: (message: string) => void;
+}
+
+/** Cubes see the worker's name (CONVEYOR_WORKER); the rest of their environment is built as on the server. */
+function withWorkerName(executor: Executor, name: string): Executor {
+  return {
+    start: (spec: CubeProcessSpec) =>
+      executor.start({ ...spec, env: { ...spec.env, CONVEYOR_WORKER: name } }),
+  };
+}
+
+function report(cube: CubeRun): CubeReport {
+  return {
+    id: cube.id,
+    status: cube.status,
+    ...(cube.dates.startedAt !== undefined ? { startedAt: cube.dates.startedAt } : {}),
+    ...(cube.dates.finishedAt !== undefined ? { finishedAt: cube.dates.finishedAt } : {}),
+    ...(cube.exitCode !== undefined ? { exitCode: cube.exitCode } : {}),
+    ...(cube.errorMessage !== undefined ? { errorMessage: cube.errorMessage } : {}),
+    outputs: cube.outputs,
+    artifacts: cube.artifacts,
+  };
+}
+
+/**
+ * Runs one leased task to its end on this worker: the engine of the server, given this one task,
+ * with stores that report to the server. The lease is renewed every third of its length; an
+ * answer `canceling` cancels the task, a lost lease (409) stops it at once and nothing more is
+ * written for it. The final report is sent once every log byte is on the server, and re-sent (after
+ * re-uploading from the server's sizes) until the server agrees.
+ */
+export class TaskRunner {
+  private engine: RunEngine | undefined;
+  private fenced = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private reporting: Promise<unknown> = Promise.resolve();
+  readonly lease: { taskId: string; epoch: number; token: string };
+
+  constructor(
+    private readonly deps: TaskRunnerDeps,
+    private readonly a: Assignment,
+    private readonly containment: TaskContainment,
+  ) {
+    this.lease = { taskId: a.task_id, epoch: a.epoch, token: a.token };
+  }
+
+  get taskId(): string {
+    return this.a.task_id;
+  }
+
+  cancel(reason: string): void {
+    this.engine?.cancel(reason);
+  }
+
+  /** The lease is gone: stop the task's processes and write nothing more. */
+  fence(why: string): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.deps.log(`task ${this.a.task_id}: ${why}; stopping it`);
+    this.engine?.cancel(why);
+    void this.containment.end();
+  }
+
+  async run(): Promise<void> {
+    const { deps, a } = this;
+    const run = a.run;
+    const task = run.workflows[0]?.tasks[0];
+    if (!task) throw new Error('the assignment has no task');
+    const spool = join(deps.workDir, 'spool', a.task_id);
+    const logs = new UploadingLogStore(spool, run.id, deps.client, this.lease, () =>
+      this.fence('the server refused a log upload: the lease is gone'),
+    );
+    const sha = run.context.commit?.sha;
+    this.heartbeat = setInterval(() => void this.beat(), Math.max(100, a.lease_ms / 3));
+    try {
+      if (sha && run.workflows[0]?.spec.checkout.enabled !== false) {
+        const url = `${deps.client.server}${a.git_path}`;
+        await deps.workspaces.ensureCommit(run.repoId, url, a.token, sha);
+      }
+      const native = this.containment.wrap(withWorkerName(deps.executors.native, deps.workerName));
+      const container = deps.executors.container && withWorkerName(deps.executors.container, deps.workerName);
+      this.engine = new RunEngine(
+        {
+          store: { applyChanges: (changes) => this.sendReport(changes) },
+          logs,
+          artifacts: new UploadingArtifactStore(
+            deps.client,
+            this.lease,
+            new Map(task.cubes.map((c) => [c.slug, c.id])),
+          ),
+          native,
+          ...(container ? { container } : {}),
+          clock: systemClock,
+          newId: randomUUID,
+          workspaces: deps.workspaces.forTask(run.repoId, sha, a.task_id),
+          parallelism: deps.parallelism,
+        },
+        run,
+        a.secrets,
+      );
+      await this.engine.execute();
+    } catch (error) {
+      if (!this.fenced) {
+        const message = `the worker could not run the task: ${error instanceof Error ? error.message : String(error)}`;
+        for (const cube of task.cubes)
+          if (cube.status === 'created' || cube.status === 'processing') {
+            cube.status = 'failed';
+            cube.errorMessage = message;
+          }
+      }
+    } finally {
+      await this.containment.end();
+    }
+    await this.reporting.catch(() => undefined);
+    if (!this.fenced) await this.finish(logs, task.cubes);
+    clearInterval(this.heartbeat);
+    await rm(spool, { recursive: true, force: true });
+  }
+
+  private async beat(): Promise<void> {
+    if (this.fenced) return;
+    try {
+      const got = await this.deps.client.call<{ state?: string; reason?: string }>(
+        'POST',
+        `/worker/v1/tasks/${this.a.task_id}/heartbeat`,
+        { token: this.a.token, json: { epoch: this.a.epoch }, retryForMs: this.a.lease_ms },
+      );
+      if (got.body.state === 'canceling') this.cancel(got.body.reason ?? 'canceled');
+    } catch (error) {
+      // A worker that could not renew for a whole lease stops the task itself: the server has
+      // given it to another worker by now.
+      this.fence(
+        error instanceof LeaseLostError
+          ? 'the server says the lease is gone'
+          : 'the lease could not be renewed',
+      );
+    }
+  }
+
+  /** Reports the engine's changed cubes; reports are sent in order, one at a time. */
+  private sendReport(changes: RunChanges): Promise<void> {
+    const cubes = (changes.cubes ?? []).map(report);
+    if (cubes.length === 0 || this.fenced) return Promise.resolve();
+    const send = () =>
+      this.deps.client
+        .call('POST', `/worker/v1/tasks/${this.a.task_id}/report`, {
+          token: this.a.token,
+          json: { epoch: this.a.epoch, cubes },
+        })
+        .catch((error: unknown) => {
+          if (error instanceof LeaseLostError) this.fence('the server refused a report: the lease is gone');
+        });
+    this.reporting = this.reporting.then(send, send);
+    return Promise.resolve();
+  }
+
+  private async finish(logs: UploadingLogStore, cubes: CubeRun[]): Promise<void> {
+    for (;;) {
+      await logs.flush();
+      if (this.fenced) return;
+      try {
+        const got = await this.deps.client.call<{ details?: Record<string, string> }>(
+          'POST',
+          `/worker/v1/tasks/${this.a.task_id}/report`,
+          {
+            token: this.a.token,
+            json: { epoch: this.a.epoch, cubes: cubes.map(report), final: true, logs: await logs.digests() },
+          },
+        );
+        if (got.status === 200) return;
+        if (got.status !== 412) throw new Error(`the final report answered ${got.status}`);
+        for (const [cubeId, size] of Object.entries(got.body.details ?? {}))
+          logs.rewind(cubeId, Number(size));
+      } catch (error) {
+        if (error instanceof LeaseLostError)
+          return this.fence('the final report was refused: the lease is gone');
+        throw error;
+      }
+    }
+  }
+}

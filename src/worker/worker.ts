@@ -1,0 +1,175 @@
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Assignment } from '../app/task-dispatch.js';
+import { localExecutors } from '../executors/detect-runtime.js';
+import type { Executor } from '../ports/executor.js';
+import { WorkerClient } from './client.js';
+import { Containment } from './containment.js';
+import { TaskRunner } from './task-runner.js';
+import { WorkerWorkspaces } from './workspaces.js';
+
+export const WORKER_VERSION = '0.1.0';
+
+export interface WorkerOptions {
+  servers: string[];
+  token: string;
+  name?: string;
+  tags: string[];
+  slots: number;
+  workDir: string;
+  executor: 'native' | 'container';
+  /** How long running tasks may take to finish after SIGTERM before they are canceled. */
+  drainMs: number;
+  /** Environment the executors see (already scrubbed of the worker's own secrets). */
+  env: NodeJS.ProcessEnv;
+  log: (message: string) => void;
+}
+
+interface PollAnswer {
+  task: Assignment | null;
+  cancel: { task_id: string; reason: string }[];
+}
+
+/**
+ * `conveyor worker`: registers, then holds one long poll open at a time (outbound HTTP only). The
+ * poll answers a task when a slot is free and a task with matching tags is queued, or the cancels
+ * of tasks it runs. Each task runs in its own TaskRunner; SIGTERM drains (no new task, running
+ * ones finish within the grace period, then are canceled and reported).
+ */
+export class Worker {
+  readonly name: string;
+  private readonly client: WorkerClient;
+  private readonly runners = new Map<string, TaskRunner>();
+  private readonly done = new Set<Promise<void>>();
+  private draining = false;
+  private readonly stop = new AbortController();
+  private containment!: Containment;
+  private executors!: { native: Executor; container?: Executor };
+  private workspaces!: WorkerWorkspaces;
+  private wakePoll: (() => void) | undefined;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.name = o.name ?? hostname();
+    this.client = new WorkerClient(o.servers, o.token, o.log);
+  }
+
+  /** Prepares the work dir and containment, ends leftovers of a previous life, registers. */
+  async start(): Promise<void> {
+    const workDir = resolve(this.o.workDir);
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
+    this.containment = await Containment.detect(workDir);
+    this.o.log(`worker ${this.name}: processes are contained by ${this.containment.describe()}`);
+    const leftovers = await this.containment.endLeftovers();
+    if (leftovers > 0)
+      this.o.log(`ended the processes of ${leftovers} task(s) a previous run of this worker left`);
+    const { native, container } = localExecutors(this.o.env);
+    this.executors =
+      this.o.executor === 'container' && container
+        ? { native: container, container }
+        : { native, ...(container ? { container } : {}) };
+    this.workspaces = new WorkerWorkspaces(workDir);
+    await this.register();
+  }
+
+  private async register(): Promise<void> {
+    const got = await this.client.call<{ message?: string }>('POST', '/worker/v1/register', {
+      json: {
+        name: this.name,
+        tags: this.o.tags,
+        slots: this.o.slots,
+        version: WORKER_VERSION,
+        executor: this.o.executor,
+        containment: this.containment.kind,
+      },
+      signal: this.stop.signal,
+    });
+    if (got.status !== 200)
+      throw new Error(`the server refused the registration: ${got.body.message ?? got.status}`);
+    this.o.log(
+      `worker ${this.name} registered with ${this.client.server}: tags [${this.o.tags.join(', ')}], ${this.o.slots} slot(s)`,
+    );
+  }
+
+  /** Polls until drained; resolves once every task ended and was reported. */
+  async run(): Promise<void> {
+    while (!this.draining || this.runners.size > 0) {
+      // While draining the poll goes on with no free slot: cancels must still reach running tasks.
+      let answer: PollAnswer | undefined;
+      const held = new AbortController();
+      const free = this.draining ? 0 : this.o.slots - this.runners.size;
+      // Only a poll that cannot be answered with a task is cut short (to poll again with a free
+      // slot, or to leave): cutting one that may carry a task would lose the task's lease.
+      this.wakePoll = free === 0 ? () => held.abort() : undefined;
+      try {
+        const got = await this.client.call<PollAnswer & { error_code?: string }>('POST', '/worker/v1/poll', {
+          json: {
+            name: this.name,
+            free_slots: free,
+            tasks: [...this.runners.keys()],
+            wait_ms: 25_000,
+            draining: this.draining,
+          },
+          signal: held.signal,
+        });
+        if (got.status === 409) {
+          await this.register();
+          continue;
+        }
+        answer = got.body;
+      } catch (error) {
+        if (!held.signal.aborted) this.o.log(`poll failed: ${String(error)}`);
+        continue;
+      } finally {
+        this.wakePoll = undefined;
+      }
+      for (const c of answer.cancel ?? []) this.runners.get(c.task_id)?.cancel(c.reason);
+      if (answer.task) await this.begin(answer.task);
+    }
+    await Promise.all(this.done);
+    await this.containment.close();
+    this.executors.native.close?.();
+    this.executors.container?.close?.();
+  }
+
+  private async begin(a: Assignment): Promise<void> {
+    this.o.log(`task ${a.task_id}: leased (attempt ${a.attempt}, epoch ${a.epoch})`);
+    const runner = new TaskRunner(
+      {
+        client: this.client,
+        workspaces: this.workspaces,
+        executors: this.executors,
+        workDir: resolve(this.o.workDir),
+        workerName: this.name,
+        parallelism: 4,
+        log: this.o.log,
+      },
+      a,
+      await this.containment.forTask(a.task_id),
+    );
+    this.runners.set(a.task_id, runner);
+    const job = runner
+      .run()
+      .catch((error: unknown) => this.o.log(`task ${a.task_id}: ${String(error)}`))
+      .finally(() => {
+        this.runners.delete(a.task_id);
+        this.done.delete(job);
+        this.o.log(`task ${a.task_id}: ended`);
+        this.wakePoll?.();
+      });
+    this.done.add(job);
+  }
+
+  /** SIGTERM: no new task; what runs finishes within the grace period, then is canceled. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.o.log(`draining: ${this.runners.size} task(s) running, canceled after ${this.o.drainMs} ms`);
+    this.wakePoll?.();
+    const timer = setTimeout(() => {
+      for (const runner of this.runners.values())
+        runner.cancel(`worker ${this.name} shut down before the task finished`);
+    }, this.o.drainMs);
+    timer.unref();
+  }
+}

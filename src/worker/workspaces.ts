@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { CheckoutDef } from '../core/config/model.js';
+import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
+import { git } from '../workspace/git.js';
+
+const run = promisify(execFile);
+
+/**
+ * Task directories on a worker: `<work-dir>/tasks/<task>/`, with a checkout of the task's commit
+ * made from a bare cache per repository (`<work-dir>/cache/<repo>.git`) that fetches from the
+ * server's mirror over git smart HTTP, authorized by the task token. A commit already in the cache
+ * costs no fetch; otherwise only the missing objects travel.
+ */
+export class WorkerWorkspaces {
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly workDir: string) {}
+
+  cacheOf(repoId: string): string {
+    return join(this.workDir, 'cache', `${repoId.replace(/[^A-Za-z0-9-]/g, '_')}.git`);
+  }
+
+  /** Makes sure the cache has `sha`, fetching it from `url` with the task token if not. */
+  ensureCommit(repoId: string, url: string, token: string, sha: string): Promise<void> {
+    const cache = this.cacheOf(repoId);
+    const job = (this.locks.get(repoId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        if (!(await stat(join(cache, 'HEAD')).catch(() => undefined))) {
+          await mkdir(cache, { recursive: true });
+          await git(['init', '--quiet', '--bare', '--template=', cache], cache);
+        }
+        const has = await run('git', ['cat-file', '-e', `${sha}^{commit}`], { cwd: cache }).then(
+          () => true,
+          () => false,
+        );
+        if (has) return;
+        try {
+          await run('git', ['fetch', '--quiet', '--no-tags', '--', url, sha], {
+            cwd: cache,
+            env: {
+              ...process.env,
+              GIT_TERMINAL_PROMPT: '0',
+              GIT_CONFIG_COUNT: '1',
+              GIT_CONFIG_KEY_0: 'http.extraHeader',
+              GIT_CONFIG_VALUE_0: `Authorization: Bearer ${token}`,
+            },
+          });
+        } catch (error) {
+          const stderr = (error as { stderr?: string }).stderr?.trim().replaceAll(token, '***');
+          throw new Error(`fetching commit ${sha} from the server failed: ${stderr ?? String(error)}`, {
+            cause: error,
+          });
+        }
+      });
+    this.locks.set(repoId, job);
+    return job;
+  }
+
+  /** The workspace provider of one task: a shared clone of the cache at `sha`. */
+  forTask(repoId: string, sha: string | undefined, taskId: string): WorkspaceProvider {
+    const cache = this.cacheOf(repoId);
+    const root = join(this.workDir, 'tasks', taskId.replace(/[^A-Za-z0-9._-]/g, '_'));
+    return {
+      async prepare(_runId: string, _key: string, checkout: CheckoutDef): Promise<TaskDirs> {
+        const dirs: TaskDirs = { root, workspace: join(root, 'workspace'), data: join(root, 'task-data') };
+        await rm(root, { recursive: true, force: true });
+        await mkdir(dirs.data, { recursive: true });
+        if (!checkout.enabled || !sha) await mkdir(dirs.workspace, { recursive: true });
+        else {
+          await git(
+            ['clone', '--quiet', '--shared', '--no-checkout', '--template=', cache, dirs.workspace],
+            root,
+          );
+          await git(['checkout', '--quiet', '--detach', sha], dirs.workspace);
+        }
+        return dirs;
+      },
+      async release(dirs: TaskDirs): Promise<void> {
+        await rm(dirs.root, { recursive: true, force: true });
+      },
+    };
+  }
+}

@@ -20,6 +20,8 @@ const ALLOWED: Record<string, string[]> = {
   workspace: ['core', 'ports'],
   cli: ['*'],
   server: ['*'],
+  // The worker is an edge like the server: it runs the app's engine with adapters of its own.
+  worker: ['core', 'ports', 'app', 'logs', 'executors', 'workspace'],
   // The web UI talks to the server over the public API only: it imports nothing of ours.
   web: [],
 };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { WORKER_LOCATION } from '../app/task-dispatch.js';
 import type { ArtifactFile } from '../core/run/model.js';
 import type { ArtifactKey, ArtifactStore } from '../ports/artifact-store.js';
@@ -18,8 +18,10 @@ export class UploadingArtifactStore implements ArtifactStore {
     private readonly cubeIds: Map<string, string>,
   ) {}
 
-  async put(key: ArtifactKey, relativePath: string, sourceFile: string): Promise<ArtifactFile> {
-    const body = await readFile(sourceFile);
+  async put(key: ArtifactKey, relativePath: string, source: Readable): Promise<ArtifactFile> {
+    const parts: Buffer[] = [];
+    for await (const part of source) parts.push(part as Buffer);
+    const body = Buffer.concat(parts);
     const sha256 = createHash('sha256').update(body).digest('hex');
     const cubeId = this.cubeIds.get(key.cube) ?? key.cube;
     const { taskId, epoch, token } = this.lease;
@@ -32,6 +34,16 @@ export class UploadingArtifactStore implements ArtifactStore {
       throw new Error(`the server refused ${relativePath}: ${got.body.message ?? got.status}`);
     if (got.body.sha256 !== sha256) throw new Error(`the server stored ${relativePath} with another sha256`);
     return { path: relativePath, size: body.length, sha256 };
+  }
+
+  async remove(key: ArtifactKey, relativePath: string): Promise<void> {
+    const cubeId = this.cubeIds.get(key.cube) ?? key.cube;
+    const { taskId, epoch, token } = this.lease;
+    await this.client.call(
+      'DELETE',
+      `/worker/v1/tasks/${taskId}/artifacts/${cubeId}?epoch=${epoch}&path=${encodeURIComponent(relativePath)}`,
+      { token },
+    );
   }
 
   locate(_key: ArtifactKey, relativePath: string): string {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { normalize } from 'node:path';
+import { Readable } from 'node:stream';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { AppError, invalid } from '../../app/errors.js';
@@ -231,14 +230,22 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
         const cube = task?.cubes.find((c) => c.id === request.params.cube_id);
         if (!workflow || !task || !cube) throw invalid(`cube ${request.params.cube_id} is not in this task`);
         const key = { runSlug: run.slug, workflow: workflow.slug, task: task.slug, cube: cube.slug };
-        const dir = await mkdtemp(join(tmpdir(), 'conveyor-upload-'));
-        try {
-          await writeFile(join(dir, 'file'), body);
-          const stored = await ctx.artifacts(row.repoId).put(key, relative, join(dir, 'file'));
-          return reply.code(201).send(stored);
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
+        const stored = await ctx.artifacts(row.repoId).put(key, relative, Readable.from([body]));
+        return reply.code(201).send(stored);
+      },
+    );
+
+    app.delete<{ Params: { task_id: string; cube_id: string } }>(
+      '/worker/v1/tasks/:task_id/artifacts/:cube_id',
+      { schema: { ...schema } },
+      async (request, reply) => {
+        const row = await lease(request, request.params.task_id, epochOf(request));
+        const relative = normalize(String((request.query as Record<string, string>).path ?? ''));
+        if (!relative || relative.startsWith('..') || relative.startsWith('/'))
+          throw invalid('give the artifact file as ?path=RELATIVE/PATH inside the cube area');
+        const key = artifactKey(row, request.params.cube_id);
+        await ctx.artifacts(row.repoId).remove(key, relative);
+        return reply.code(204).send();
       },
     );
 
@@ -269,6 +276,15 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
     );
   });
+}
+
+function artifactKey(row: WorkerTaskRow, cubeId: string) {
+  const run = JSON.parse(row.payload) as RunRecord;
+  const workflow = run.workflows[0];
+  const task = workflow?.tasks[0];
+  const cube = task?.cubes.find((c) => c.id === cubeId);
+  if (!workflow || !task || !cube) throw invalid(`cube ${cubeId} is not in this task`);
+  return { runSlug: run.slug, workflow: workflow.slug, task: task.slug, cube: cube.slug };
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

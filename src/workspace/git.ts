@@ -42,7 +42,16 @@ export async function findRepo(dir: string): Promise<RepoInfo | undefined> {
       dir,
     );
   } catch {
-    return undefined;
+    // A repository without a commit yet has no HEAD to name; it is still a repository (its
+    // .gitignore applies, its state goes to .git/conveyor), only without a head commit.
+    try {
+      out = await git(['rev-parse', '--show-toplevel', '--path-format=absolute', '--git-common-dir'], dir);
+    } catch {
+      return undefined;
+    }
+    const [top = '', commonDir = ''] = out.split('\n');
+    const headRef = await git(['symbolic-ref', '-q', 'HEAD'], dir).catch(() => '');
+    return { top, commonDir, headRef: headRef.trim() };
   }
   const [top = '', commonDir = '', headRef = ''] = out.split('\n');
   return { top, commonDir, headRef: headRef === 'HEAD' ? '' : headRef };

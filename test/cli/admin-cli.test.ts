@@ -277,6 +277,27 @@ describe('conveyor start-up and usage errors', () => {
     assert.doesNotMatch(run.stdout, /script exited with code 125/);
   });
 
+  it('conveyor run before the first commit: git status stays clean, .gitignore applies, numbers go on', async () => {
+    const dir = tempDir('conveyor-unborn-');
+    execFileSync('git', ['init', '-q', dir]);
+    const config =
+      'workflows:\n  build:\n    tasks: [{name: t, cubes: [{name: c, script: ["test ! -e secret.env", "mkdir -p out && echo x > out/x"], artifacts: {paths: [out/]}}]}]\n';
+    execFileSync('mkdir', ['-p', join(dir, '.conveyor')]);
+    writeFileSync(join(dir, '.conveyor', 'ci.yaml'), config);
+    writeFileSync(join(dir, '.gitignore'), 'secret.env\n');
+    writeFileSync(join(dir, 'secret.env'), 'KEY=1\n');
+    const first = await runCli(['run'], { cwd: dir });
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.match(first.stdout, /Run 1 success/);
+    const status = execFileSync('git', ['status', '--porcelain', '-uall'], { cwd: dir, encoding: 'utf8' });
+    assert.deepEqual(status.trim().split('\n').sort(), ['?? .conveyor/ci.yaml', '?? .gitignore']);
+    execFileSync('git', ['add', '-A'], { cwd: dir });
+    execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@e', 'commit', '-qm', 'first'], {
+      cwd: dir,
+    });
+    assert.match((await runCli(['run'], { cwd: dir })).stdout, /Run 2 success/);
+  });
+
   it('piped into head, stops quietly', () => {
     const out = execFileSync(
       'bash',

@@ -76,8 +76,9 @@ workflows:
     ]);
     assert.equal(staging.code, 0, staging.stderr);
     const list = await cli(['envs', 'list']);
-    assert.match(list.stdout, /dev\s+in workflow\s+approval none\s+workflow deploy/);
-    assert.match(list.stdout, /staging\s+in workflow\s+approval require_any\s+record only/);
+    assert.match(list.stdout, /^ORDER\s+KEY\s+IN WORKFLOW\s+APPROVAL\s+TIMEOUT\s+DEPLOYS WITH\s+LIVE$/m);
+    assert.match(list.stdout, /^1\s+dev\s+yes\s+none\s+-\s+workflow deploy\s+-$/m);
+    assert.match(list.stdout, /^2\s+staging\s+yes\s+require_any\s+-\s+record only\s+-$/m);
     const created = await cli([
       'releases',
       'create',

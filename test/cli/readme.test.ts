@@ -35,7 +35,7 @@ describe('the README quick starts, typed into bash', () => {
       assert.match(output, /run #2: success/);
       // deployment: approved by alice, prod by bob, and prod shows the release live
       assert.match(output, /staging\s+completed.*approved: looks good/);
-      assert.match(output, /prod\s+.*live 0\.1\.0/);
+      assert.match(output, /^3\s+prod\s+yes\s+require_any\s+\S+\s+workflow deploy\s+0\.1\.0$/m);
       assert.doesNotMatch(output, /Error: |at .*\.mjs:\d+/);
     });
 });

@@ -1,6 +1,6 @@
 import pc from 'picocolors';
 import { ApiClient, loadConfig, repoPrefix } from '../client.js';
-import { UsageError } from '../output.js';
+import { printTable, UsageError } from '../output.js';
 
 export interface ProjectFlags {
   repo?: string;
@@ -15,6 +15,7 @@ interface Env {
   addToWorkflow: boolean;
   approvalMode: string;
   workflow: string | null;
+  approvalTimeout?: string | null;
   release: { semanticVersion: string | null } | null;
 }
 interface Release {
@@ -93,10 +94,18 @@ export async function envsList(flags: ProjectFlags): Promise<number> {
   if (flags.json) printJson(envs);
   else if (envs.length === 0) print('no environments yet: conveyor envs create KEY\n');
   else
-    for (const e of envs)
-      print(
-        `${String(e.workflowOrder).padStart(3)} ${e.key.padEnd(16)} ${e.addToWorkflow ? 'in workflow' : 'manual only'}  approval ${e.approvalMode.padEnd(20)} ${e.workflow ? `workflow ${e.workflow}` : 'record only'}  live ${e.release?.semanticVersion ?? '-'}\n`,
-      );
+    printTable(
+      ['ORDER', 'KEY', 'IN WORKFLOW', 'APPROVAL', 'TIMEOUT', 'DEPLOYS WITH', 'LIVE'],
+      envs.map((e) => [
+        String(e.workflowOrder),
+        e.key,
+        e.addToWorkflow ? 'yes' : 'manual only',
+        e.approvalMode,
+        e.approvalTimeout ?? '-',
+        e.workflow ? `workflow ${e.workflow}` : 'record only',
+        e.release?.semanticVersion ?? '-',
+      ]),
+    );
   return 0;
 }
 

@@ -329,7 +329,15 @@ export async function runsLogs(
 ): Promise<number> {
   const api = client();
   const prefix = repoPrefix(flags.repo);
-  const cubes = path ? [cubePath(path)] : await allCubes(api, prefix, run);
+  const all = await allCubes(api, prefix, runNumber(run));
+  const cubes = path ? [cubePath(path)] : all;
+  const wanted = path ? cubePath(path).join('/') : '';
+  // A path that is not in the run is a typo: say which cubes it has, before asking for a log.
+  if (path && !all.some((c) => c.join('/') === wanted))
+    throw new UsageError(
+      `run ${run} has no cube ${wanted}`,
+      `its cubes: ${all.map((c) => c.join('/')).join(', ') || 'none'}`,
+    );
   for (const [w, t, c] of cubes) {
     const where = [runNumber(run), w, t, c].map(encodeURIComponent).join('/');
     if (cubes.length > 1 && !flags.json) print(`── ${w} / ${t} / ${c}\n`);

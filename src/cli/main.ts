@@ -1,8 +1,8 @@
-import { Command } from 'commander';
+import { Command, Help } from 'commander';
 import pc from 'picocolors';
 import { ApiError } from './client.js';
 import { inferRepo } from './infer-repo.js';
-import { EXIT, UsageError } from './output.js';
+import { EXIT, outputClosed, UsageError } from './output.js';
 import { addServiceConnectionCommands } from './commands/service-connections.js';
 import { addWorkerAdminCommands } from './commands/workers.js';
 import { addAuthCommands } from './register/auth.js';
@@ -23,6 +23,9 @@ export function program(): Command {
     .showSuggestionAfterError(true)
     // Usage errors exit 2 like config errors; set before the subcommands so they inherit it.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.usage));
+  // Repeatable options start from []: saying so in every help line is noise.
+  const help = new Help();
+  cli.configureHelp({ optionDescription: (o) => help.optionDescription(o).replace(' (default: [])', '') });
   cli.addHelpText(
     'after',
     `
@@ -68,8 +71,9 @@ export async function main(argv: string[]): Promise<void> {
   // Piped into `head`: the reader went away; stop quietly, as git and gh do.
   for (const stream of [process.stdout, process.stderr])
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw error;
+      if (error.code !== 'EPIPE') throw error;
+      // A command with work under way (conveyor run) ends it properly; others stop at once.
+      if (!outputClosed()) process.exit(process.exitCode ?? 0);
     });
   const cli = program();
   if (argv.length <= 2) {

@@ -14,6 +14,22 @@ export const EXIT = {
   unreachable: 3,
 } as const;
 
+let onOutputClosed: (() => void) | undefined;
+
+/** What to do when the reader of our output goes away (`| head`), instead of exiting at once. */
+export function whenOutputCloses(handler: (() => void) | undefined): void {
+  onOutputClosed = handler;
+}
+
+/** Runs the handler set by `whenOutputCloses`; whether there was one. */
+export function outputClosed(): boolean {
+  if (!onOutputClosed) return false;
+  const handler = onOutputClosed;
+  onOutputClosed = undefined;
+  handler();
+  return true;
+}
+
 /** A user-facing failure: printed as `error: message` with a hint, exit code 2. */
 export class UsageError extends Error {
   readonly exitCode: number = EXIT.usage;
@@ -58,8 +74,9 @@ export function printTable(
 export function readHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(prompt);
+    // Echo off before the prompt shows: what is typed in answer to it is never displayed.
     stdin.setRawMode(true);
+    process.stderr.write(prompt);
     stdin.resume();
     let value = '';
     const done = (error?: Error) => {

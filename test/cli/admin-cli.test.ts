@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CONTAINER_ENV, CONVEYOR, runCli, waitFor } from '../helpers/cli.js';
@@ -296,6 +296,27 @@ describe('conveyor start-up and usage errors', () => {
       cwd: dir,
     });
     assert.match((await runCli(['run'], { cwd: dir })).stdout, /Run 2 success/);
+  });
+
+  it('conveyor run piped into head cancels the run and cleans up, without a stack trace', () => {
+    const repo = tempRepo({
+      '.conveyor/ci.yaml':
+        'workflows:\n  build:\n    tasks: [{name: t, cubes: [{name: c, script: ["for i in $(seq 1 100); do echo line $i; sleep 0.1; done"]}]}]\n',
+    });
+    const tmp = tempDir('conveyor-epipe-tmp-');
+    const out = execFileSync(
+      'bash',
+      ['-c', `set -o pipefail; ${CONVEYOR} run --logs 2>"${tmp}/err" | head -1; echo "rc=$?"`],
+      { cwd: repo, encoding: 'utf8', env: { ...process.env, TMPDIR: tmp, NO_COLOR: '1' } },
+    );
+    assert.match(out, /rc=1/, 'the run was canceled');
+    const err = execFileSync('cat', [join(tmp, 'err')], { encoding: 'utf8' });
+    assert.doesNotMatch(err, /EPIPE|Error|at /);
+    assert.deepEqual(
+      readdirSync(tmp).filter((f) => f.startsWith('conveyor-run-')),
+      [],
+      'no workspace left',
+    );
   });
 
   it('piped into head, stops quietly', () => {

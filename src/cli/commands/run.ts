@@ -14,7 +14,7 @@ import { findRepo, readHeadCommit } from '../../workspace/git.js';
 import { WorkingTreeWorkspaces } from '../../workspace/working-tree-workspaces.js';
 import { composeLocal } from '../compose-local.js';
 import { parseConnectionFlags, writeLocalIssuer } from '../local-connections.js';
-import { parseAssignments, printDiagnostics, UsageError } from '../output.js';
+import { parseAssignments, printDiagnostics, UsageError, whenOutputCloses } from '../output.js';
 import { LiveTree } from '../render/live-tree.js';
 import { LogLines } from '../render/log-lines.js';
 import { PlainLines } from '../render/plain-lines.js';
@@ -108,6 +108,16 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     }
     const { engine } = started;
     const stopSignals = handleSignals((signal) => engine.cancel(`canceled by ${signal}`));
+    // Piped into `head`: nobody reads any more; the run is canceled and cleaned up, quietly.
+    whenOutputCloses(() => {
+      const drop = ((_chunk: unknown, encOrCb?: unknown, cb?: unknown) => {
+        const done = typeof encOrCb === 'function' ? encOrCb : cb;
+        if (typeof done === 'function') (done as () => void)();
+        return true;
+      }) as typeof process.stdout.write;
+      process.stdout.write = drop;
+      engine.cancel('the output was closed (piped into a program that stopped reading)');
+    });
     if (listener instanceof LiveTree) listener.start(started.run);
     let run;
     try {

@@ -107,7 +107,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       return 2;
     }
     const { engine } = started;
-    const stopSignals = handleSignals((signal) => engine.cancel(`canceled by ${signal}`));
+    const stopSignals = handleSignals(
+      (signal) => engine.cancel(`canceled by ${signal}`),
+      (text) => (listener instanceof LiveTree ? listener.note(text) : process.stderr.write(`${text}\n`)),
+    );
     // Piped into `head`: nobody reads any more; the run is canceled and cleaned up, quietly.
     whenOutputCloses(() => {
       const drop = ((_chunk: unknown, encOrCb?: unknown, cb?: unknown) => {
@@ -188,12 +191,12 @@ async function readSecretsFile(file: string | undefined): Promise<Record<string,
 }
 
 /** First SIGINT/SIGTERM cancels the run gracefully; a second one ends everything at once. */
-function handleSignals(cancel: (signal: string) => void): () => void {
+function handleSignals(cancel: (signal: string) => void, say: (text: string) => void): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals): void => {
     count++;
     if (count === 1) {
-      process.stderr.write(`\n${pc.yellow(`${signal}: canceling the run (again to stop at once)…`)}\n`);
+      say(pc.yellow(`${signal}: canceling the run (again to stop at once)…`));
       cancel(signal);
       return;
     }

@@ -101,6 +101,14 @@ export class LiveTree implements EngineListener {
     this.run = run;
   }
 
+  /** A line printed above the tree, kept when the tree is redrawn (the tree would wipe it). */
+  note(text: string): void {
+    const up = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    this.out.write(`${up}\r\x1b[0J${text}\n`);
+    this.drawn = 0;
+    this.draw();
+  }
+
   /** A newer state of the run (from a server's event stream). */
   update(run: TreeRun): void {
     this.run = run;

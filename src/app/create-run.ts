@@ -10,6 +10,7 @@ import { CONFIG_PATHS, diagnosticLine } from './load-config.js';
 import { configParser } from './config-parser-pool.js';
 import { CONFIG_MAX_BYTES } from '../core/config/parse-config.js';
 import { FileTooLarge } from '../ports/repo-mirrors.js';
+import { withoutCredentials } from '../core/run/redact.js';
 import type { IdentityStore } from '../ports/identity-store.js';
 import { findConnection } from './id-tokens.js';
 import { referencedNames, referencedSecrets } from './secret-refs.js';
@@ -109,7 +110,7 @@ export async function createRun(
   const context: Omit<RunContext, 'env'> = {
     configFile: loaded.file,
     commit: request.head,
-    repoUrl: repo.cloneUrl,
+    repoUrl: withoutCredentials(repo.cloneUrl),
     trigger: request.trigger,
     ...(request.baseSha ? { baseSha: request.baseSha } : {}),
     ...(request.pullSlug ? { pullSlug: request.pullSlug } : {}),

@@ -17,6 +17,21 @@ const FASTIFY_ERRORS: Record<string, [ErrorCode, string]> = {
   FST_ERR_CTP_INVALID_JSON_BODY: ['ValidationError', 'the body is not valid JSON'],
 };
 
+/**
+ * A PostgreSQL connection lost mid-query (terminated backend, reset socket, server shutting down):
+ * a 503 the client may retry (D19), not a 500.
+ */
+function isDatabaseOutage(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (/^(57P0[1-3]|08\d{3})$/.test(code) || ['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(code))
+    return true;
+  return (
+    typeof e?.message === 'string' &&
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)
+  );
+}
+
 /** Turns anything thrown into SourceCraft's `ApiErrorResponse` with the catalogue's HTTP status. */
 export function toErrorBody(error: unknown, requestId: string): { status: number; body: ErrorBody } {
   const make = (code: ErrorCode, message: string, details: Record<string, string> = {}) => ({
@@ -38,6 +53,8 @@ export function toErrorBody(error: unknown, requestId: string): { status: number
       known[0],
       known[1] + (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? `: ${fe.message ?? ''}` : ''),
     );
+  if (isDatabaseOutage(error))
+    return make('Unavailable', 'the database is unreachable for a moment; retry the request shortly');
   if (fe instanceof SyntaxError || (fe.statusCode === 400 && fe.message))
     return make('ValidationError', `malformed request: ${fe.message ?? ''}`);
   return make('Internal', `internal error (request ${requestId}); the server log has the details`);

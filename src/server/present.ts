@@ -1,3 +1,4 @@
+import { withoutCredentials } from '../core/run/redact.js';
 import type { Org, Repo, TokenRecord, User } from '../ports/directory-store.js';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -27,6 +28,8 @@ export function orgJson(org: Org) {
   return { id: org.id, slug: org.slug, name: org.name };
 }
 
+export { withoutCredentials };
+
 /** SourceCraft's `Repository`, with Conveyor's `clone_url` (a plain string there is an object) fields. */
 export function repoJson(repo: Repo) {
   return {
@@ -37,8 +40,8 @@ export function repoJson(repo: Repo) {
     visibility: repo.visibility,
     default_branch: repo.defaultBranch,
     organization: { id: repo.orgId, slug: repo.orgSlug },
-    clone_url: { https: repo.cloneUrl, ssh: '' },
-    source_url: repo.cloneUrl,
+    clone_url: { https: withoutCredentials(repo.cloneUrl), ssh: '' },
+    source_url: withoutCredentials(repo.cloneUrl),
     poll_interval_seconds: repo.pollIntervalMs / 1000,
   };
 }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { FileLogStore } from '../../src/logs/file-log-store.js';
+import { withoutCredentials } from '../../src/core/run/redact.js';
+import { toErrorBody } from '../../src/server/http-errors.js';
 import { PAGE_LINES as LOG_PAGE_LINES, MAX_LINE_BYTES, PAGE_BYTES } from '../../src/logs/log-pager.js';
 import type { LogSink } from '../../src/ports/log-store.js';
 import { tempDir } from '../helpers/repo.js';
@@ -206,5 +208,28 @@ describe('webhooks', () => {
       },
     );
     assert.equal(parseGitlab('Issue Hook', {}).kind, 'ignored');
+  });
+});
+
+describe('answers that must not leak or crash (D11, D19)', () => {
+  it('clone URLs are shown without their credentials', () => {
+    assert.equal(
+      withoutCredentials('http://deploy:ghp_S3cretT0ken@127.0.0.1:8080/alpha.git'),
+      'http://***@127.0.0.1:8080/alpha.git',
+    );
+    assert.equal(withoutCredentials('https://github.com/a/b.git'), 'https://github.com/a/b.git');
+    assert.equal(withoutCredentials('git@github.com:a/b.git'), 'git@github.com:a/b.git');
+  });
+  it('a PostgreSQL connection lost mid-query is a 503 in the catalogue shape, not a 500', () => {
+    for (const error of [
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+    ]) {
+      const { status, body } = toErrorBody(error, 'r1');
+      assert.equal(status, 503, error.message);
+      assert.equal(body.error_code, 'Unavailable');
+    }
+    assert.equal(toErrorBody(new Error('something else'), 'r2').status, 500);
   });
 });

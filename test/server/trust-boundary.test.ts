@@ -146,3 +146,24 @@ async function finished(t: TestServer, repo: string, slug: string): Promise<RunJ
     30_000,
   );
 }
+
+describe('clone URL credentials (D11)', () => {
+  it('a refused clone URL is answered without its token or the server paths', async () => {
+    const t = await startTestServer();
+    try {
+      const got = await t.api<{ message: string }>('POST', '/orgs', { slug: 'acme', name: 'a' });
+      assert.equal(got.status, 201);
+      const repo = await t.api('POST', '/orgs/acme/repos', {
+        slug: 'cred',
+        name: 'c',
+        clone_url: 'http://deploy:ghp_S3cretT0ken@127.0.0.1:9/alpha.git',
+        poll_interval_seconds: 0,
+      });
+      assert.equal(repo.status, 400);
+      assert.doesNotMatch(JSON.stringify(repo.body), /ghp_S3cretT0ken/);
+      assert.doesNotMatch(JSON.stringify(repo.body), new RegExp(t.dataDir));
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -95,7 +95,9 @@ export async function serverCommand(flags: ServerFlags): Promise<number> {
   process.stdout.write(`Conveyor listening on ${server.url}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      log(`${signal}: draining (no new work; running cubes finish, or are recorded as canceled after 30 s)`);
+      log(
+        `${signal}: draining (no new work; running cubes finish, or are recorded as canceled after ${Number(env.CONVEYOR_DRAIN_MS ?? 30_000) / 1000} s)`,
+      );
       void server.close(Number(env.CONVEYOR_DRAIN_MS ?? 30_000)).then(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -4,7 +4,7 @@ import { denied, invalid, notFound } from '../../app/errors.js';
 import type { Principal } from '../../app/access.js';
 import type { Org, Repo } from '../../ports/directory-store.js';
 import type { ServerContext } from '../context.js';
-import { orgJson, repoJson } from '../present.js';
+import { orgJson, repoJson, withoutCredentials } from '../present.js';
 import { CreateOrgBody, CreateRepoBody } from '../schemas.js';
 import { secretRoutes } from './secret-routes.js';
 
@@ -83,8 +83,14 @@ export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
         try {
           await mirrors.sync(repo.id, repo.cloneUrl);
         } catch (error) {
-          throw invalid(`cannot fetch clone_url: ${error instanceof Error ? error.message : String(error)}`, {
-            clone_url: body.clone_url,
+          // Neither the credentials in the URL nor the server's own paths go back in the answer (D11, D19).
+          const reason = (error instanceof Error ? error.message : String(error))
+            .split(body.clone_url)
+            .join(withoutCredentials(body.clone_url))
+            .replace(/ in \/\S+\.git:/g, ':')
+            .replace(/\/\S*\/mirrors\/[^\s:'"]+/g, '<mirror>');
+          throw invalid(`cannot fetch clone_url: ${reason}`, {
+            clone_url: withoutCredentials(body.clone_url),
           });
         }
         // Without a default branch given, the remote's HEAD names it (git init makes master or main).

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Assignment } from '../app/task-dispatch.js';
+import { CubeSandbox } from '../executors/cube-sandbox.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import type { Executor } from '../ports/executor.js';
 import { WorkerClient } from './client.js';
@@ -63,7 +64,11 @@ export class Worker {
     const leftovers = await this.containment.endLeftovers();
     if (leftovers > 0)
       this.o.log(`ended the processes of ${leftovers} task(s) a previous run of this worker left`);
-    const { native, container } = localExecutors(this.o.env);
+    // The cube environment is built as the server builds it (from scratch, CONVEYOR_PASS_ENV);
+    // switching native cubes to an unprivileged user needs the task cgroup to be joined from
+    // outside the cube first (docs/workers.md, "Not done yet").
+    const sandbox = new CubeSandbox({ hostEnv: this.o.env, isolate: true });
+    const { native, container } = localExecutors(this.o.env, undefined, sandbox);
     this.executors =
       this.o.executor === 'container' && container
         ? { native: container, container }

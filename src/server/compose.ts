@@ -127,7 +127,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const db = await openDatabase(config);
   const box = loadSecretBox(dataDir, config.env);
   const runs = new SqlRunStore(db);
-  const directory = new SqlDirectoryStore(db);
+  const directory = new SqlDirectoryStore(db, box);
+  await directory.sealStoredCredentials();
   await bootstrapAdmin(directory, config.env, config.log);
   const { sandbox, warning } = serverSandbox(config.env);
   if (warning) config.log(warning);

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { withoutCredentials } from '../core/run/redact.js';
 import { ConflictError } from '../ports/errors.js';
 import type {
   DirectoryStore,
@@ -15,7 +16,11 @@ import { isUniqueViolation } from './sql-errors.js';
 
 /** `DirectoryStore` over Kysely (SQLite and PostgreSQL). */
 export class SqlDirectoryStore implements DirectoryStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** `box` encrypts the credentials a `clone_url` may carry (D11); without it they are kept as given. */
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly box?: UrlBox,
+  ) {}
 
   async countUsers(): Promise<number> {
     const row = await this.db
@@ -171,7 +176,7 @@ export class SqlDirectoryStore implements DirectoryStore {
           name: repo.name,
           description: repo.description,
           visibility: repo.visibility,
-          clone_url: repo.cloneUrl,
+          clone_url: sealUrl(repo.cloneUrl, this.box),
           default_branch: repo.defaultBranch,
           poll_interval_ms: repo.pollIntervalMs,
           webhook_secret_enc: repo.webhookSecretEnc,
@@ -194,21 +199,42 @@ export class SqlDirectoryStore implements DirectoryStore {
       .where('orgs.slug', '=', orgSlug)
       .where('repos.slug', '=', slug)
       .executeTakeFirst();
-    return row && repoFromRow(row);
+    return row && repoFromRow(row, this.box);
   }
 
   async findRepoById(id: string): Promise<Repo | undefined> {
     const row = await this.repoQuery().where('repos.id', '=', id).executeTakeFirst();
-    return row && repoFromRow(row);
+    return row && repoFromRow(row, this.box);
   }
 
   async listRepos(orgId: string): Promise<Repo[]> {
     const rows = await this.repoQuery().where('repos.org_id', '=', orgId).orderBy('repos.slug').execute();
-    return rows.map(repoFromRow);
+    return rows.map((row) => repoFromRow(row, this.box));
   }
 
   async listAllRepos(): Promise<Repo[]> {
-    return (await this.repoQuery().orderBy('repos.created_at').execute()).map(repoFromRow);
+    return (await this.repoQuery().orderBy('repos.created_at').execute()).map((row) =>
+      repoFromRow(row, this.box),
+    );
+  }
+
+  /** Encrypts credentials that clone URLs stored before they were encrypted still carry in the clear. */
+  async sealStoredCredentials(): Promise<number> {
+    if (!this.box) return 0;
+    const rows = await this.db
+      .selectFrom('repos')
+      .select(['id', 'clone_url'])
+      .where('clone_url', 'not like', `${SEALED}%`)
+      .where('clone_url', 'like', '%@%')
+      .execute();
+    let sealed = 0;
+    for (const row of rows) {
+      const stored = sealUrl(row.clone_url, this.box);
+      if (stored === row.clone_url) continue;
+      await this.db.updateTable('repos').set({ clone_url: stored }).where('id', '=', row.id).execute();
+      sealed++;
+    }
+    return sealed;
   }
 
   async updateRepo(repo: Repo): Promise<void> {
@@ -218,7 +244,7 @@ export class SqlDirectoryStore implements DirectoryStore {
         name: repo.name,
         description: repo.description,
         visibility: repo.visibility,
-        clone_url: repo.cloneUrl,
+        clone_url: sealUrl(repo.cloneUrl, this.box),
         default_branch: repo.defaultBranch,
         poll_interval_ms: repo.pollIntervalMs,
       })
@@ -371,7 +397,7 @@ function tokenFromRow(row: TokensTable): TokenRecord {
   };
 }
 
-function repoFromRow(row: ReposTable & { org_slug: string }): Repo {
+function repoFromRow(row: ReposTable & { org_slug: string }, box: UrlBox | undefined): Repo {
   return {
     id: row.id,
     orgId: row.org_id,
@@ -380,10 +406,26 @@ function repoFromRow(row: ReposTable & { org_slug: string }): Repo {
     name: row.name,
     description: row.description,
     visibility: row.visibility as Visibility,
-    cloneUrl: row.clone_url,
+    cloneUrl: openUrl(row.clone_url, box),
     defaultBranch: row.default_branch,
     pollIntervalMs: Number(row.poll_interval_ms),
     webhookSecretEnc: row.webhook_secret_enc,
     createdAt: Number(row.created_at),
   };
+}
+
+/** What encrypts clone URL credentials: the server's SecretBox. */
+export type UrlBox = { encrypt(plain: string): string; decrypt(stored: string): string };
+
+/** A stored clone URL with credentials is `enc:` + the encrypted URL; others are kept readable. */
+const SEALED = 'enc:';
+
+function sealUrl(url: string, box: UrlBox | undefined): string {
+  return box && withoutCredentials(url) !== url ? SEALED + box.encrypt(url) : url;
+}
+
+function openUrl(stored: string, box: UrlBox | undefined): string {
+  if (!stored.startsWith(SEALED)) return stored;
+  if (!box) throw new Error('this clone URL is encrypted; the server key is needed to read it');
+  return box.decrypt(stored.slice(SEALED.length));
 }

@@ -171,7 +171,7 @@ const MATRIX: [string, string, unknown, Record<Who, number>][] = [
     'GET',
     '/orgs/acme/repos',
     undefined,
-    { anonymous: 200, other: 200, viewer: 200, developer: 200, admin: 200 },
+    { anonymous: 404, other: 200, viewer: 200, developer: 200, admin: 200 },
   ],
   [
     'POST',
@@ -298,6 +298,12 @@ describe('access: every route x every kind of caller', () => {
   });
 
   it('lets anyone read a public repository but only members change it', async () => {
+    // Without a public repository an anonymous caller cannot tell the organization from an unknown one (D19).
+    const hidden = await t.api<{ error_code: string }>('GET', '/orgs/acme/repos', undefined, null);
+    const unknown = await t.api<{ error_code: string }>('GET', '/orgs/no-such-org/repos', undefined, null);
+    assert.equal(hidden.status, 404);
+    assert.equal(unknown.status, 404);
+    assert.equal(hidden.body.error_code, unknown.body.error_code);
     const created = await t.api('POST', '/orgs/acme/repos', {
       name: 'pub',
       slug: 'pub',
@@ -307,6 +313,16 @@ describe('access: every route x every kind of caller', () => {
     });
     assert.equal(created.status, 201);
     assert.equal((await t.api('GET', '/repos/acme/pub/cicd/runs', undefined, null)).status, 200);
+    const listed = await t.api<{ repositories: { slug: string }[] }>(
+      'GET',
+      '/orgs/acme/repos',
+      undefined,
+      null,
+    );
+    assert.deepEqual(
+      listed.body.repositories.map((r) => r.slug),
+      ['pub'],
+    );
     assert.equal(
       (await t.api('POST', '/repos/acme/pub/cicd/runs', { workflows: [{ name: 'build' }] }, null)).status,
       401,

@@ -110,6 +110,10 @@ export function orgRoutes(ctx: ServerContext): FastifyPluginAsync {
         const visible = [];
         for (const repo of await directory.listRepos(org.id))
           if ((await access.roleOn(request.principal, repo)) !== undefined) visible.push(repoJson(repo));
+        // Signed-in users may learn which organizations exist (GET /orgs/{org}); an anonymous caller
+        // learns of one only through a public repository, so an empty answer would name it (D19).
+        if (visible.length === 0 && !request.principal.user)
+          throw notFound(`organization '${request.params.org_slug}' not found`);
         return { repositories: visible };
       },
     );

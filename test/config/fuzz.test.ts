@@ -65,6 +65,14 @@ describe('config parser fuzzing', () => {
     );
   });
 
+  it('a mapping that merges itself is an error with a position, not a stack overflow', () => {
+    for (const text of ['&a { <<: *a }', 'env: &a\n  K: v\n  <<: *a\n', 'workflows: &a\n  <<: [*a]\n'])
+      assert.ok(
+        parseConfigFile(text, 'ci.yaml').diagnostics.some((d) => /merge key/.test(d.message) && d.line >= 1),
+        text,
+      );
+  });
+
   it('anchors, aliases and merge keys in any arrangement never throw', () => {
     fc.assert(
       fc.property(

@@ -72,10 +72,30 @@ export class Decoder {
     return [...merged.filter((e) => !ownKeys.has(e.key)), ...own];
   }
 
+  /** The mappings whose merge keys are being read: an alias back to one of them is a cycle. */
+  private readonly merging = new Set<Node>();
+
   private mergeEntries(value: Node | null, what: string, at: Pos): Entry[] {
     const resolved = this.resolve(value);
-    if (isSeq(resolved)) return resolved.items.flatMap((item) => this.entries(item as Node, what, at) ?? []);
-    return this.entries(resolved, what, at) ?? [];
+    const sources = isSeq(resolved) ? resolved.items.map((item) => this.resolve(item as Node)) : [resolved];
+    const out: Entry[] = [];
+    for (const source of sources) {
+      if (source && this.merging.has(source)) {
+        this.bag.error(
+          at,
+          `a merge key (<<) in ${what} refers to a mapping that contains it`,
+          'merge a different anchor',
+        );
+        continue;
+      }
+      if (source) this.merging.add(source);
+      try {
+        out.push(...(this.entries(source, what, at) ?? []));
+      } finally {
+        if (source) this.merging.delete(source);
+      }
+    }
+    return out;
   }
 
   /** Unknown keys are warnings: Conveyor ignores them, but says so. */

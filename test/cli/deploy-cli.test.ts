@@ -116,6 +116,8 @@ workflows:
     const shown = await cli(['deployments', 'get', runId]);
     assert.match(shown.stdout, /completed/);
     assert.match(shown.stdout, /staging\s+completed.*approved: lgtm/);
+    assert.match(shown.stdout, /reviewed by bob@\S+ /, 'who reviewed, and when');
+    assert.match(shown.stdout, /CI run #\d+ \(conveyor runs view \d+\)/, 'the CI run that deployed');
     const listed = await cli(['deployments', 'list']);
     assert.match(listed.stdout, new RegExp(`${runId}\\s+completed\\s+v2`));
     const again = await cli(['deployments', 'cancel', runId, '--comment', 'late']);

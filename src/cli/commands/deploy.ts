@@ -32,6 +32,9 @@ interface Job {
   environment: { key: string } | null;
   reviewedConclusion: string | null;
   reviewedComment: string | null;
+  reviewedBy: { email: string } | null;
+  reviewedAt: string | null;
+  createdAt: string;
   previousRelease: { version: string | null } | null;
   event: string | null;
   data: Record<string, unknown>;
@@ -341,6 +344,8 @@ async function releaseIdOf(api: ApiClient, base: string, text: string): Promise<
   return found.id;
 }
 
+const localTime = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '');
+
 function runText(run: Run): string {
   const lines = [
     `Run ${run.id} ${color(run.status)} (${run.runVersion}) ${run.release ? `${run.release.name} ${run.release.version ?? ''}` : ''}`,
@@ -353,6 +358,14 @@ function runText(run: Run): string {
     lines.push(
       `  ${(job.environment?.key ?? '?').padEnd(16)} ${color(job.status).padEnd(22)} previous ${job.previousRelease?.version ?? '-'}${review}${rollback}  ${pc.dim(job.id)}`,
     );
+    const ciRun = (job.data.ciRun as { slug?: string } | undefined)?.slug;
+    const facts = [
+      `created ${localTime(job.createdAt)}`,
+      ciRun ? `CI run #${ciRun} (conveyor runs view ${ciRun})` : '',
+      job.reviewedBy ? `reviewed by ${job.reviewedBy.email} ${localTime(job.reviewedAt)}` : '',
+      job.status === 'waiting' ? 'waits for a reviewer: conveyor deployments approve|reject' : '',
+    ].filter(Boolean);
+    lines.push(pc.dim(`    ${facts.join(' · ')}`));
   }
   if (run.cancelledComment) lines.push(`  cancelled: ${run.cancelledComment}`);
   return `${lines.join('\n')}\n`;

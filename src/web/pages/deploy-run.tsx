@@ -2,7 +2,7 @@ import { useSignal } from '@preact/signals';
 import { api, me } from '../lib/api.js';
 import { statusLabel } from '../lib/format.js';
 import { mayReview, relName, who, type Job } from '../lib/deploy-types.js';
-import { Dialog } from '../components/dialog.js';
+import { CancelDialog } from '../components/cancel-dialog.js';
 import type { PendingReview } from '../components/review-dialog.js';
 import type { DeployData } from './deploy-data.js';
 
@@ -61,7 +61,9 @@ export function DeployRunPage(props: {
         ))}
       </ol>
       {canceling.value && (
-        <CancelDeployment
+        <CancelDialog
+          what="deployment"
+          keep="Keep going"
           onClose={() => (canceling.value = false)}
           onCancel={async (comment) => {
             await api('POST', `/api/projects/${d.projectId}/runs/${run.id}/cancel`, { comment });
@@ -119,35 +121,5 @@ function JobCard(props: {
         </div>
       )}
     </li>
-  );
-}
-
-function CancelDeployment(props: { onClose: () => void; onCancel: (comment: string) => Promise<void> }) {
-  const comment = useSignal('');
-  const error = useSignal('');
-  return (
-    <Dialog title="Cancel this deployment" onClose={props.onClose}>
-      <form
-        class="stack"
-        onSubmit={(e) => {
-          e.preventDefault();
-          props.onCancel(comment.value).catch((x: Error) => (error.value = x.message));
-        }}
-      >
-        <label>
-          Comment
-          <textarea rows={3} value={comment.value} onInput={(e) => (comment.value = e.currentTarget.value)} />
-        </label>
-        {error.value && <p class="error">{error.value}</p>}
-        <div class="actions">
-          <button type="button" onClick={props.onClose}>
-            Keep going
-          </button>
-          <button type="submit" class="danger">
-            Cancel deployment
-          </button>
-        </div>
-      </form>
-    </Dialog>
   );
 }

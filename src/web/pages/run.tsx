@@ -7,7 +7,7 @@ import { navigate } from '../lib/router.js';
 import type { Run } from '../lib/types.js';
 import { RunGraph } from '../graph/run-graph.js';
 import { RepoTabs } from '../components/repo-tabs.js';
-import { Dialog } from '../components/dialog.js';
+import { CancelDialog } from '../components/cancel-dialog.js';
 
 /** /ui/{org}/{repo}/runs/{run}: the graph, live from the run's event stream. */
 export function RunPage(props: { org: string; repo: string; slug: string }) {
@@ -145,6 +145,8 @@ export function RunPage(props: { org: string; repo: string; slug: string }) {
       {!r && !error.value && <p class="muted">Loading…</p>}
       {canceling.value && r && (
         <CancelDialog
+          what="run"
+          keep="Keep running"
           onClose={() => (canceling.value = false)}
           onCancel={async (comment) => {
             run.value = await api<Run>('POST', `${path}/cancel`, { comment });
@@ -170,34 +172,4 @@ function failedCubes(r: Run, base: string) {
               (c.exit_code !== undefined ? `exit code ${c.exit_code}` : statusLabel(c.status)),
           });
   return out;
-}
-
-function CancelDialog(props: { onClose: () => void; onCancel: (comment: string) => Promise<void> }) {
-  const comment = useSignal('');
-  const error = useSignal('');
-  return (
-    <Dialog title="Cancel this run" onClose={props.onClose}>
-      <form
-        class="stack"
-        onSubmit={(e) => {
-          e.preventDefault();
-          props.onCancel(comment.value).catch((x: Error) => (error.value = x.message));
-        }}
-      >
-        <label>
-          Comment
-          <textarea value={comment.value} onInput={(e) => (comment.value = e.currentTarget.value)} rows={3} />
-        </label>
-        {error.value && <p class="error">{error.value}</p>}
-        <div class="actions">
-          <button type="button" onClick={props.onClose}>
-            Keep running
-          </button>
-          <button type="submit" class="danger">
-            Cancel run
-          </button>
-        </div>
-      </form>
-    </Dialog>
-  );
 }

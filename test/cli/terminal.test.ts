@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CONTAINER_ENV, CONVEYOR, runCli, waitFor } from '../helpers/cli.js';
@@ -99,21 +99,24 @@ for (const launcher of ['1', '0']) {
       const marker = `3${randomBytes(2).readUInt16BE()}.5`;
       const envMark = `CONVEYOR_TEST_SESSION=${randomBytes(6).toString('hex')}`;
       const repo = tempRepo({ '.conveyor/ci.yaml': SLEEPER(marker, stubborn) });
+      // Its own temp dir, to see that the run's task directories are removed.
+      const tmp = tempDir('conveyor-terminal-tmp-');
       const session = openTerminal(CONVEYOR, ['run'], {
         cwd: repo,
         cols: 120,
         rows: 30,
-        env: { CONVEYOR_LAUNCHER: launcher, CONVEYOR_TEST_SESSION: envMark.split('=')[1] ?? '' },
+        env: { CONVEYOR_LAUNCHER: launcher, CONVEYOR_TEST_SESSION: envMark.split('=')[1] ?? '', TMPDIR: tmp },
       });
-      return { session, marker, envMark };
+      return { session, marker, envMark, tmp };
     };
-    const leftovers = (marker: string, envMark: string) => [
+    const leftovers = (marker: string, envMark: string, tmp: string) => [
       ...processesWith(`sleep ${marker}`),
       ...processesWithEnv(envMark),
+      ...readdirSync(tmp).filter((name) => name.startsWith('conveyor-run-')),
     ];
 
     it('cancels the run: canceled within 5 s, exit 1, nothing of the run left', async () => {
-      const { session, marker, envMark } = start();
+      const { session, marker, envMark, tmp } = start();
       await session.waitForScreen((s) => /sleeper .*│ started/.test(s), 'the cube running');
       assert.ok(processesWith(`sleep ${marker}`).length > 0, 'the cube’s sleep runs');
       const typed = Date.now();
@@ -129,17 +132,17 @@ for (const launcher of ['1', '0']) {
       assert.match(text, /Run 1 canceled/);
       assert.match(text, /sleeper/);
       assert.doesNotMatch(text, /launcher stopped unexpectedly|failed/);
-      await waitFor(() => leftovers(marker, envMark).length === 0 || undefined, 'no process left', 3000);
+      await waitFor(() => leftovers(marker, envMark, tmp).length === 0 || undefined, 'no process left', 3000);
     });
 
     it('a second Ctrl-C stops at once, leaving nothing behind', async () => {
-      const { session, marker, envMark } = start(true);
+      const { session, marker, envMark, tmp } = start(true);
       await session.waitForScreen((s) => /sleeper .*│ started/.test(s), 'the cube running');
       session.type('\x03');
       await session.waitForScreen((s) => /canceling the run/.test(s), 'the first Ctrl-C noticed');
       session.type('\x03');
       assert.equal(await session.exited, 130);
-      await waitFor(() => leftovers(marker, envMark).length === 0 || undefined, 'no process left', 3000);
+      await waitFor(() => leftovers(marker, envMark, tmp).length === 0 || undefined, 'no process left', 3000);
     });
   });
 }

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
@@ -110,6 +111,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     const stopSignals = handleSignals(
       (signal) => engine.cancel(`canceled by ${signal}`),
       (text) => (listener instanceof LiveTree ? listener.note(text) : process.stderr.write(`${text}\n`)),
+      // The second signal exits at once: the task directories go with it, as on a normal end.
+      () => flags.keepWorkspaces || rmSync(baseDir, { recursive: true, force: true, maxRetries: 3 }),
     );
     // Piped into `head`: nobody reads any more; the run is canceled and cleaned up, quietly.
     whenOutputCloses(() => {
@@ -191,7 +194,11 @@ async function readSecretsFile(file: string | undefined): Promise<Record<string,
 }
 
 /** First SIGINT/SIGTERM cancels the run gracefully; a second one ends everything at once. */
-function handleSignals(cancel: (signal: string) => void, say: (text: string) => void): () => void {
+function handleSignals(
+  cancel: (signal: string) => void,
+  say: (text: string) => void,
+  cleanUpNow: () => void,
+): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals): void => {
     count++;
@@ -201,7 +208,11 @@ function handleSignals(cancel: (signal: string) => void, say: (text: string) => 
       return;
     }
     killAllGroups();
-    process.exit(130);
+    try {
+      cleanUpNow();
+    } finally {
+      process.exit(130);
+    }
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

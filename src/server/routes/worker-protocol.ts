@@ -217,19 +217,12 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
       { schema: { ...schema } },
       async (request, reply) => {
         const row = await lease(request, request.params.task_id, epochOf(request));
-        const relative = normalize(String((request.query as Record<string, string>).path ?? ''));
-        if (!relative || relative.startsWith('..') || relative.startsWith('/'))
-          throw invalid('give the artifact file as ?path=RELATIVE/PATH inside the cube area');
+        const relative = artifactPath(request);
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const sha256 = createHash('sha256').update(body).digest('hex');
         if (sha256 !== request.headers['x-content-sha256'])
           throw invalid(`the body's sha256 is ${sha256}, not the X-Content-Sha256 sent; upload it again`);
-        const run = JSON.parse(row.payload) as RunRecord;
-        const workflow = run.workflows[0];
-        const task = workflow?.tasks[0];
-        const cube = task?.cubes.find((c) => c.id === request.params.cube_id);
-        if (!workflow || !task || !cube) throw invalid(`cube ${request.params.cube_id} is not in this task`);
-        const key = { runSlug: run.slug, workflow: workflow.slug, task: task.slug, cube: cube.slug };
+        const key = artifactKey(row, request.params.cube_id);
         const stored = await ctx.artifacts(row.repoId).put(key, relative, Readable.from([body]));
         return reply.code(201).send(stored);
       },
@@ -240,9 +233,7 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
       { schema: { ...schema } },
       async (request, reply) => {
         const row = await lease(request, request.params.task_id, epochOf(request));
-        const relative = normalize(String((request.query as Record<string, string>).path ?? ''));
-        if (!relative || relative.startsWith('..') || relative.startsWith('/'))
-          throw invalid('give the artifact file as ?path=RELATIVE/PATH inside the cube area');
+        const relative = artifactPath(request);
         const key = artifactKey(row, request.params.cube_id);
         await ctx.artifacts(row.repoId).remove(key, relative);
         return reply.code(204).send();
@@ -276,6 +267,14 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
     );
   });
+}
+
+/** The artifact file of an upload or removal: `?path=`, relative and inside the cube's area. */
+function artifactPath(request: FastifyRequest): string {
+  const relative = normalize(String((request.query as Record<string, string>).path ?? ''));
+  if (!relative || relative.startsWith('..') || relative.startsWith('/'))
+    throw invalid('give the artifact file as ?path=RELATIVE/PATH inside the cube area');
+  return relative;
 }
 
 function artifactKey(row: WorkerTaskRow, cubeId: string) {

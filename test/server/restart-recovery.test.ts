@@ -83,6 +83,20 @@ describe('a server that dies or stops loses no run', () => {
       workflows: [{ name: 'w' }],
     });
     await waitFor(() => processesWith(`sleep ${marker}`).length > 0 || undefined, 'the cube to start');
+    // The engine writes its changes in batches (FLUSH_DELAY_MS): kill only once the store knows the
+    // cube runs, so the run is really "left processing" (a kill before that is a cube never recorded
+    // as started, which ends without this message).
+    await waitFor(
+      async () =>
+        (
+          await api<{ workflows: { tasks: { cubes: { status: string }[] }[] }[] }>(
+            first.url,
+            'GET',
+            `/repos/o/r/cicd/runs/${run.body.slug}`,
+          )
+        ).body.workflows[0]?.tasks[0]?.cubes[0]?.status === 'processing' || undefined,
+      'the store to record the cube as processing',
+    );
     first.child.kill('SIGKILL');
     await exited(first.child);
     for (const pid of processesWith(`sleep ${marker}`)) process.kill(pid, 'SIGKILL'); // what a machine reboot would do

@@ -1,5 +1,5 @@
 // Bundles the CLI into one ES module so `conveyor` starts without resolving hundreds of files.
-// The native SQLite addon stays external; everything else is inlined.
+// The native SQLite addon and the AWS SDK stay external; everything else is inlined.
 import { build } from 'esbuild';
 
 await build({
@@ -10,7 +10,8 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: 'linked',
-  external: ['better-sqlite3'],
+  // The AWS SDK (S3 blob stores only) is loaded from node_modules when a server uses S3.
+  external: ['better-sqlite3', '@aws-sdk/*'],
   legalComments: 'none',
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: {

@@ -16,6 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   store: ['core', 'ports'],
   logs: ['core', 'ports'],
   artifacts: ['core', 'ports'],
+  blob: ['core', 'ports'],
   executors: ['core', 'ports'],
   workspace: ['core', 'ports'],
   cli: ['*'],

@@ -70,6 +70,8 @@ interface TaskState {
   processes: CubeProcess[];
   /** Set while the task runs on an external worker. */
   remote?: RemoteHandle;
+  /** The worker's final report came (or the task ended without it): only then does the task end. */
+  remoteEnded?: boolean;
 }
 
 /**
@@ -178,7 +180,8 @@ export class RunEngine {
       return false;
     }
     if (task.status === 'processing' && state.remote) {
-      if (!task.cubes.every((c) => isTerminal(c.status))) return false;
+      // Cubes reported ended are not enough: their logs may still be on the way to the server.
+      if (!state.remoteEnded || !task.cubes.every((c) => isTerminal(c.status))) return false;
       this.endTask(state);
       return true;
     }
@@ -271,6 +274,7 @@ export class RunEngine {
     if (this.cancelReason !== undefined) handle.cancel(this.cancelReason);
     this.track(
       handle.done.then((outcome) => {
+        state.remoteEnded = true;
         const message = outcome.message ?? 'the worker ended the task without reporting this cube';
         if (outcome.message) {
           this.run.errorMessages.push(this.masker.maskText(outcome.message));

@@ -8,7 +8,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 console.log(
   `Conveyor benchmarks on ${process.platform}/${process.arch}, Node ${process.version}; ${runs} runs each`,
 );
-// BENCH_ONLY=run,actions,oidc,server,follow,security picks parts (comma-separated); unset runs them all.
+// BENCH_ONLY=run,actions,oidc,server,follow,security,workers picks parts (comma-separated); unset runs them all.
 const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const want = (part: string) => only.length === 0 || only.includes(part);
 if (want('run')) {
@@ -32,4 +32,8 @@ if (want('follow')) {
 if (want('security')) {
   const { benchSecurity } = await import('./security-bench.js');
   await benchSecurity(Math.max(2, Math.ceil(runs / 2)));
+}
+if (want('workers')) {
+  const { benchWorkers } = await import('./workers-bench.js');
+  await benchWorkers(runs);
 }

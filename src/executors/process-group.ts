@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { chownSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 import type { CubeExit, CubeProcess } from '../ports/executor.js';
 
 export interface GroupSpawn {
@@ -17,6 +18,8 @@ export interface GroupSpawn {
   files?: { path: string; content: string }[];
   /** Owner of those files (the cube user), when the cube runs as another user. */
   fileOwner?: { uid: number; gid: number };
+  /** Bytes for the process's stdin, which is then closed (no stdin when absent). */
+  input?: string;
   /** Run as this user (switched in the child before exec). */
   uid?: number;
   gid?: number;
@@ -68,8 +71,12 @@ export function spawnInGroup(opts: GroupSpawn): CubeProcess {
     env: opts.env,
     ...(opts.uid !== undefined && opts.gid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  if (opts.input !== undefined && child.stdin) {
+    child.stdin.on('error', () => undefined); // the process may exit without reading it
+    child.stdin.end(opts.input);
+  }
   const pgid = child.pid;
   if (pgid !== undefined) liveGroups.add(pgid);
 

@@ -1,6 +1,6 @@
 /** Variables of the worker's own environment that cubes may see; everything else is dropped. */
 const KEPT =
-  /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|USER|LOGNAME|SHELL|TERM|CONVEYOR_CONTAINER_[A-Z_]+|CONVEYOR_LAUNCHER|CONVEYOR_PASS_ENV|CONVEYOR_DRAIN_MS)$/;
+  /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|USER|LOGNAME|SHELL|TERM|CONVEYOR_CONTAINER_[A-Z_]+|CONVEYOR_LAUNCHER|CONVEYOR_PASS_ENV|CONVEYOR_DRAIN_MS|CONVEYOR_CUBE_USER|CONVEYOR_WORKER_CONTAINMENT)$/;
 
 /**
  * What the worker process keeps of the environment it was started with (the token is dropped

@@ -100,7 +100,7 @@ export class TaskRunner {
         const url = `${deps.client.server}${a.git_path}`;
         await deps.workspaces.ensureCommit(run.repoId, url, a.token, sha);
       }
-      const native = this.containment.wrap(withWorkerName(deps.executors.native, deps.workerName));
+      const native = withWorkerName(deps.executors.native, deps.workerName);
       const container = deps.executors.container && withWorkerName(deps.executors.container, deps.workerName);
       this.engine = new RunEngine(
         {

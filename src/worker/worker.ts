@@ -6,7 +6,9 @@ import { CubeSandbox } from '../executors/cube-sandbox.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import type { Executor } from '../ports/executor.js';
 import { WorkerClient } from './client.js';
-import { Containment } from './containment.js';
+import { Containment, CONTAINMENT_KINDS, type ContainmentKind } from './containment.js';
+import { ContainedExecutor } from './cube-process.js';
+import { CubeUsers } from './cube-users.js';
 import { TaskRunner } from './task-runner.js';
 import { WorkerWorkspaces } from './workspaces.js';
 
@@ -46,7 +48,8 @@ export class Worker {
   private draining = false;
   private readonly stop = new AbortController();
   private containment!: Containment;
-  private executors!: { native: Executor; container?: Executor };
+  private executors!: { native?: Executor; container?: Executor };
+  private users!: CubeUsers;
   private workspaces!: WorkerWorkspaces;
   private wakePoll: (() => void) | undefined;
 
@@ -59,21 +62,30 @@ export class Worker {
   async start(): Promise<void> {
     const workDir = resolve(this.o.workDir);
     await mkdir(workDir, { recursive: true, mode: 0o700 });
-    this.containment = await Containment.detect(workDir);
+    this.users = CubeUsers.forSlots(this.o.slots, this.o.env);
+    this.workspaces = new WorkerWorkspaces(workDir, this.users.users.length === 0);
+    await this.workspaces.prepareLayout();
+    const wanted = this.o.env.CONVEYOR_WORKER_CONTAINMENT ?? 'auto';
+    if (wanted !== 'auto' && !CONTAINMENT_KINDS.includes(wanted as ContainmentKind))
+      throw new Error(`CONVEYOR_WORKER_CONTAINMENT must be auto, ${CONTAINMENT_KINDS.join(', ')}`);
+    this.containment = await Containment.detect(workDir, wanted as ContainmentKind, this.o.log);
     this.o.log(`worker ${this.name}: processes are contained by ${this.containment.describe()}`);
     const leftovers = await this.containment.endLeftovers();
     if (leftovers > 0)
       this.o.log(`ended the processes of ${leftovers} task(s) a previous run of this worker left`);
+    this.o.log(
+      this.users.users.length > 0
+        ? `worker ${this.name}: native cubes run as ${this.users.users.map((u) => u.name).join(', ')} (one user per slot, no new privileges)`
+        : `worker ${this.name}: native cubes run as this worker's own user (it is not root): a cube can read what this user can (docs/security.md)`,
+    );
     // The cube environment is built as the server builds it (from scratch, CONVEYOR_PASS_ENV);
-    // switching native cubes to an unprivileged user needs the task cgroup to be joined from
-    // outside the cube first (docs/workers.md, "Not done yet").
+    // native cubes get a ContainedExecutor per task (begin).
     const sandbox = new CubeSandbox({ hostEnv: this.o.env, isolate: true });
-    const { native, container } = localExecutors(this.o.env, undefined, sandbox);
+    const { container } = localExecutors(this.o.env, undefined, sandbox);
     this.executors =
       this.o.executor === 'container' && container
         ? { native: container, container }
-        : { native, ...(container ? { container } : {}) };
-    this.workspaces = new WorkerWorkspaces(workDir);
+        : { ...(container ? { container } : {}) };
     await this.register();
   }
 
@@ -133,30 +145,39 @@ export class Worker {
     }
     await Promise.all(this.done);
     await this.containment.close();
-    this.executors.native.close?.();
     this.executors.container?.close?.();
   }
 
   private async begin(a: Assignment): Promise<void> {
     this.o.log(`task ${a.task_id}: leased (attempt ${a.attempt}, epoch ${a.epoch})`);
+    const user = this.users.take();
+    const containment = await this.containment.forTask(a.task_id).catch((error: unknown) => {
+      this.o.log(`task ${a.task_id}: no containment (${String(error)}); process groups only`);
+      return { prefix: [], end: () => Promise.resolve() };
+    });
+    const sandbox = new CubeSandbox({ hostEnv: this.o.env, isolate: true, ...(user ? { user } : {}) });
     const runner = new TaskRunner(
       {
         client: this.client,
         workspaces: this.workspaces,
-        executors: this.executors,
+        executors: {
+          native: this.executors.native ?? new ContainedExecutor(sandbox, containment.prefix),
+          ...(this.executors.container ? { container: this.executors.container } : {}),
+        },
         workDir: resolve(this.o.workDir),
         workerName: this.name,
         parallelism: 4,
         log: this.o.log,
       },
       a,
-      await this.containment.forTask(a.task_id),
+      containment,
     );
     this.runners.set(a.task_id, runner);
     const job = runner
       .run()
       .catch((error: unknown) => this.o.log(`task ${a.task_id}: ${String(error)}`))
       .finally(() => {
+        this.users.give(user);
         this.runners.delete(a.task_id);
         this.done.delete(job);
         this.o.log(`task ${a.task_id}: ended`);

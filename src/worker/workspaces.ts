@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CheckoutDef } from '../core/config/model.js';
@@ -13,11 +13,35 @@ const run = promisify(execFile);
  * made from a bare cache per repository (`<work-dir>/cache/<repo>.git`) that fetches from the
  * server's mirror over git smart HTTP, authorized by the task token. A commit already in the cache
  * costs no fetch; otherwise only the missing objects travel.
+ *
+ * When cubes run as other users (the worker is root), the work dir and `tasks/` are 0711 (cubes
+ * pass through to their own task directory, which is 0700 and theirs, but cannot list them), while
+ * `state/`, `spool/` and `cache/` are 0700; a checkout then copies the objects it needs instead of
+ * borrowing them from the cache (`--no-hardlinks`), since the cube could not read them there.
  */
 export class WorkerWorkspaces {
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly workDir: string) {}
+  constructor(
+    private readonly workDir: string,
+    private readonly sharedClones = true,
+  ) {}
+
+  /** Makes the work dir's layout and modes (see the class comment). */
+  async prepareLayout(): Promise<void> {
+    await mkdir(this.workDir, { recursive: true });
+    await chmod(this.workDir, 0o711);
+    const modes: [string, number][] = [
+      ['tasks', 0o711],
+      ['state', 0o700],
+      ['spool', 0o700],
+      ['cache', 0o700],
+    ];
+    for (const [dir, mode] of modes) {
+      await mkdir(join(this.workDir, dir), { recursive: true });
+      await chmod(join(this.workDir, dir), mode);
+    }
+  }
 
   cacheOf(repoId: string): string {
     return join(this.workDir, 'cache', `${repoId.replace(/[^A-Za-z0-9-]/g, '_')}.git`);
@@ -64,17 +88,17 @@ export class WorkerWorkspaces {
   forTask(repoId: string, sha: string | undefined, taskId: string): WorkspaceProvider {
     const cache = this.cacheOf(repoId);
     const root = join(this.workDir, 'tasks', taskId.replace(/[^A-Za-z0-9._-]/g, '_'));
+    const how = this.sharedClones ? '--shared' : '--no-hardlinks';
     return {
       async prepare(_runId: string, _key: string, checkout: CheckoutDef): Promise<TaskDirs> {
         const dirs: TaskDirs = { root, workspace: join(root, 'workspace'), data: join(root, 'task-data') };
         await rm(root, { recursive: true, force: true });
+        await mkdir(root, { recursive: true, mode: 0o700 });
+        await chmod(root, 0o700);
         await mkdir(dirs.data, { recursive: true });
         if (!checkout.enabled || !sha) await mkdir(dirs.workspace, { recursive: true });
         else {
-          await git(
-            ['clone', '--quiet', '--shared', '--no-checkout', '--template=', cache, dirs.workspace],
-            root,
-          );
+          await git(['clone', '--quiet', how, '--no-checkout', '--template=', cache, dirs.workspace], root);
           await git(['checkout', '--quiet', '--detach', sha], dirs.workspace);
         }
         return dirs;

@@ -16,6 +16,8 @@ const TAG = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** `conveyor worker`: runs tasks of a server on this host until SIGTERM (which drains). */
 export async function workerCommand(flags: WorkerFlags): Promise<number> {
+  // Overwrites the command line in /proc/<pid>/cmdline (readable by every user): no --token in it.
+  process.title = `conveyor worker${flags.name ? ` --name ${flags.name}` : ''}`;
   const env = process.env;
   const servers = (flags.server ?? env.CONVEYOR_SERVER ?? '')
     .split(',')

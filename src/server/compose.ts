@@ -7,6 +7,7 @@ import { Access } from '../app/access.js';
 import type { RunServices } from '../app/create-run.js';
 import { RunDispatcher } from '../app/run-dispatcher.js';
 import { RunEvents } from '../app/run-events.js';
+import { LiveViews } from '../app/live-views.js';
 import { hashToken, loadSecretBox } from '../app/secret-box.js';
 import { TriggerLoop } from '../app/trigger-loop.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
@@ -26,7 +27,7 @@ import { composeWorkers } from './compose-workers.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
 import type { ServerContext } from './context.js';
-import { RunView } from './run-view.js';
+import { BODY_MAX_AGE_MS, RunView } from './run-view.js';
 import { composeDeployments } from './compose-deployments.js';
 import { RELEASE_DIR_IN_WORKSPACE } from '../app/deploy-engine.js';
 import type { OperatorLog } from './operator-log.js';
@@ -160,10 +161,12 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
   const workers = composeWorkers(db, { config, clock, logs, mirrors, artifactsDir });
   const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
+  const live = liveViews(runs, events, clock, config.env, () => ctx);
   const dispatcher: RunDispatcher = new RunDispatcher({
     // What follows a run's end is awaited by stop(), so a run ending during the drain still
     // moves its deployment on before the database closes.
     onRunEnded: (run) => {
+      live.ended(run.id);
       const work = Promise.all([
         deploy.onRunEnded(run),
         config.ops
@@ -175,7 +178,10 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       ]).finally(() => followUps.delete(work));
       followUps.add(work);
     },
-    onRunStarted: (run, repo) => config.ops?.runStarted(repo, run),
+    onRunStarted: (run, repo) => {
+      live.executing(run);
+      config.ops?.runStarted(repo, run);
+    },
     prepare: async (run, repo) => {
       if (run.context.commit?.sha) await mirrors.ensureCommit(repo.id, repo.cloneUrl, run.context.commit.sha);
     },
@@ -190,7 +196,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     pollMs: config.dispatchPollMs ?? 1000,
     log: config.log,
     engineDeps: (run, repo) => ({
-      store: runs,
+      store: live.observe(runs, run.id),
       logs,
       artifacts: new LocalArtifactStore(artifactsDir(repo.id)),
       ...executors,
@@ -233,6 +239,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     deploy: deploy.deploy,
     sessions: new UiSessions(new SqlSessionStore(db), directory, clock),
     uiDir: findUiDir(config.env),
+    live,
   } as Omit<ServerContext, 'view'> as ServerContext;
   ctx.view = new RunView(ctx);
   return {
@@ -253,4 +260,27 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       await db.destroy();
     },
   };
+}
+
+/** Live views of runs; CONVEYOR_LIVE_VIEWS=off reads every request from the store (benchmarks compare). */
+function liveViews(
+  runs: SqlRunStore,
+  events: RunEvents,
+  clock: Clock,
+  env: NodeJS.ProcessEnv,
+  ctx: () => ServerContext,
+): LiveViews {
+  const checkMs = Number(env.CONVEYOR_LIVE_VIEW_CHECK_MS ?? '');
+  return new LiveViews({
+    store: runs,
+    events,
+    clock,
+    render: {
+      run: (repo, run) => ctx().view.renderer.run(repo, run),
+      workflow: (repo, run, slug) => ctx().view.renderer.workflow(repo, run, slug),
+    },
+    ...(Number.isFinite(checkMs) && checkMs >= 0 && env.CONVEYOR_LIVE_VIEW_CHECK_MS ? { checkMs } : {}),
+    bodyMaxAgeMs: BODY_MAX_AGE_MS,
+    enabled: env.CONVEYOR_LIVE_VIEWS !== 'off',
+  });
 }

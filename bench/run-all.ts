@@ -8,7 +8,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 console.log(
   `Conveyor benchmarks on ${process.platform}/${process.arch}, Node ${process.version}; ${runs} runs each`,
 );
-// BENCH_ONLY=run,actions,oidc,server,follow,live-read,security picks parts (comma-separated); unset runs them all.
+// BENCH_ONLY=run,actions,oidc,server,follow,live-read,trigger-git,security picks parts (comma-separated); unset runs them all.
 const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const want = (part: string) => only.length === 0 || only.includes(part);
 if (want('run')) {
@@ -32,6 +32,10 @@ if (want('follow')) {
 if (want('live-read')) {
   const { benchLiveRead } = await import('./live-read-bench.js');
   await benchLiveRead(runs);
+}
+if (want('trigger-git')) {
+  const { benchTriggerGit } = await import('./trigger-git-bench.js');
+  await benchTriggerGit(runs);
 }
 if (want('security')) {
   const { benchSecurity } = await import('./security-bench.js');

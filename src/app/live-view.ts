@@ -32,15 +32,11 @@ export function treeVersion(run: RunRecord): number {
 export class LiveView {
   /** Grows by one each time the snapshot changes (per process; see `etag`). */
   revision = 0;
-  /** The store's tree version the snapshot was read at, or the engine's when it executes here. */
+  /** The store's tree version the snapshot was read (or written) at. */
   storeVersion: number;
   /** When the store was last asked whether the run changed. */
   checkedAt: number;
   readAt: number;
-  /** The engine's own record while the run executes in this process (the snapshot is copied from it). */
-  source: RunRecord | undefined;
-  /** The source changed since the snapshot was taken. */
-  dirty = false;
   checking: Promise<void> | undefined;
   private readonly bodies = new Map<string, { at: number; body: Promise<string | undefined> }>();
   private readonly listeners = new Set<() => void>();

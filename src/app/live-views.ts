@@ -2,18 +2,17 @@ import type { RunRecord } from '../core/run/model.js';
 import { isTerminal } from '../core/run/status.js';
 import type { Clock } from '../ports/clock.js';
 import type { Repo } from '../ports/directory-store.js';
-import type { RunStore } from '../ports/run-store.js';
+import type { RunChanges, RunStore } from '../ports/run-store.js';
+import { withCommitted } from './live-commits.js';
 import { LiveView, treeVersion, type ViewRenderer } from './live-view.js';
-import type { RunEvents } from './run-events.js';
 
 export { LiveView, treeVersion, type ViewRenderer };
 
 export interface LiveViewsOptions {
   store: Pick<RunStore, 'findRun' | 'runVersion'>;
-  events: RunEvents;
   clock: Clock;
   render: ViewRenderer;
-  /** How long a view of a run this process does not execute is served before the store is asked again. */
+  /** How long a view is served before the store is asked whether the run changed elsewhere. */
   checkMs?: number;
   /** How long a rendered body is reused at one revision (the signed links in it must stay valid). */
   bodyMaxAgeMs?: number;
@@ -26,21 +25,20 @@ const DEFAULTS = { checkMs: 200, bodyMaxAgeMs: 30_000, maxViews: 1000 };
 
 /**
  * One in-memory view per run being read, shared by every reader and stream of this process
- * (docs/scaling.md, "Live views"):
- * - a run executing here is copied from the engine's own record, after each status event and each
- *   committed write: the view is never behind the store (it may be a few ms ahead of it);
- * - any other run is read from the store once, then its tree version is checked at most every
- *   `checkMs` (one small query, whoever asks), and read again only when it moved. `invalidate`
- *   (a cross-replica notification) makes the next read check at once;
+ * (docs/scaling.md, "Live views"). A view is exactly a state the store had, never ahead of it (a
+ * client that saw a run end may act on it at once, and the store agrees):
+ * - a run executing here: each write its engine commits is applied to the view as it was written
+ *   (`observe`), so the view moves with the store without reading it;
+ * - any run: the store's tree version is checked at most every `checkMs` (one small query,
+ *   whoever asks) and the tree read again only when it moved; `revalidate` checks at once, and
+ *   `invalidate` (a cross-replica notification) makes the next read check;
  * - a finished run never changes again: its view is never checked.
  * Bodies are rendered once per revision. Access checks are the caller's, per request.
  */
 export class LiveViews {
   private readonly views = new Map<string, LiveView>();
   private readonly byId = new Map<string, LiveView>();
-  private readonly sources = new Map<string, { run: RunRecord; off: () => void }>();
   private readonly loading = new Map<string, Promise<LiveView | undefined>>();
-  private readonly toNotify = new Set<LiveView>();
   private readonly o: Required<LiveViewsOptions>;
   private generation = 0;
   private instances = 0;
@@ -64,32 +62,32 @@ export class LiveViews {
     return this.views.get(key) === view ? view : this.get(repo, slug);
   }
 
-  /** The engine started executing `run` in this process: views copy its record from now on. */
-  executing(run: RunRecord): void {
-    const off = this.o.events.subscribe(run.id, (event) => {
-      if (event.type === 'status') this.touched(run.id);
+  /** The store a run's engine writes through: each committed write is applied to the run's view. */
+  observe<S extends Pick<RunStore, 'applyChanges'>>(store: S, runId: string): S {
+    const applyChanges: RunStore['applyChanges'] = async (changes) => {
+      // The copy is what is written: the engine may change its nodes while the write is under way.
+      const written = structuredClone(changes);
+      await store.applyChanges(written);
+      const pairs: [{ version: number } | undefined, { version: number } | undefined][] = [
+        [changes.run, written.run],
+        ...zip(changes.workflows, written.workflows),
+        ...zip(changes.tasks, written.tasks),
+        ...zip(changes.cubes, written.cubes),
+      ];
+      for (const [live, copy] of pairs) if (live && copy) live.version = copy.version;
+      this.committed(runId, written);
+    };
+    return new Proxy(store, {
+      get(target, property) {
+        if (property === 'applyChanges') return applyChanges;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
     });
-    this.sources.get(run.id)?.off();
-    this.sources.set(run.id, { run, off });
-    const view = this.byId.get(run.id);
-    if (view) {
-      view.source = run;
-      this.touched(run.id);
-    }
   }
 
-  /** A write of a run executing here was committed (outputs and artifacts change without a status event). */
-  written(runId: string): void {
-    this.touched(runId);
-  }
-
-  /**
-   * The run ended (here, or without an engine): the view is dropped, streams wake up, and the
-   * next read takes the final record from the store, so nothing unstored is shown forever.
-   */
+  /** The run ended (here, or without an engine): the view is dropped; the next read takes the final record. */
   ended(runId: string): void {
-    this.sources.get(runId)?.off();
-    this.sources.delete(runId);
     const view = this.byId.get(runId);
     if (!view) return;
     this.remove(view);
@@ -99,7 +97,7 @@ export class LiveViews {
   /** Another replica changed the run (a notification): the next read asks the store. */
   invalidate(runId: string): void {
     const view = this.byId.get(runId);
-    if (!view || view.source) return;
+    if (!view) return;
     view.checkedAt = Number.NEGATIVE_INFINITY;
     view.notify();
   }
@@ -115,32 +113,23 @@ export class LiveViews {
     for (const view of this.views.values()) view.forgetBodies();
   }
 
-  /** The store a run's engine writes through: each committed write refreshes the run's view. */
-  observe<S extends Pick<RunStore, 'applyChanges'>>(store: S, runId: string): S {
-    const applyChanges: RunStore['applyChanges'] = async (changes) => {
-      await store.applyChanges(changes);
-      this.written(runId);
-    };
-    return new Proxy(store, {
-      get(target, property) {
-        if (property === 'applyChanges') return applyChanges;
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-      },
-    });
-  }
-
   get size(): number {
     return this.views.size;
   }
 
-  private async freshen(view: LiveView, now: number, revalidate: boolean): Promise<void> {
-    if (view.source) {
-      if (!view.dirty) return;
-      view.dirty = false;
-      view.replace(structuredClone(view.source), treeVersion(view.source));
+  private committed(runId: string, written: RunChanges): void {
+    const view = this.byId.get(runId);
+    if (!view) return;
+    const next = withCommitted(view.run, written);
+    if (!next) {
+      view.checkedAt = Number.NEGATIVE_INFINITY; // a node it lacks: read the tree again
       return;
     }
+    const version = treeVersion(next);
+    if (version > view.storeVersion) view.replace(next, version);
+  }
+
+  private async freshen(view: LiveView, now: number, revalidate: boolean): Promise<void> {
     if (isTerminal(view.run.status)) return;
     if (revalidate)
       await view.checking; // one that began before this request may miss its change
@@ -152,7 +141,7 @@ export class LiveViews {
   private async check(view: LiveView, now: number): Promise<void> {
     view.checkedAt = now;
     const version = await this.o.store.runVersion(view.run.id);
-    if (version === view.storeVersion || view.source) return;
+    if (version === view.storeVersion) return;
     const run =
       version === undefined ? undefined : await this.o.store.findRun(view.run.repoId, view.run.slug);
     if (!run) {
@@ -160,7 +149,7 @@ export class LiveViews {
       return;
     }
     const stored = treeVersion(run);
-    if (stored > view.storeVersion && !view.source) view.replace(run, stored);
+    if (stored > view.storeVersion) view.replace(run, stored);
   }
 
   private load(key: string, repoId: string, slug: string, now: number): Promise<LiveView | undefined> {
@@ -169,9 +158,7 @@ export class LiveViews {
       loading = (async () => {
         const run = await this.o.store.findRun(repoId, slug);
         if (!run) return undefined;
-        const source = this.sources.get(run.id)?.run;
-        const view = this.newView(source ? structuredClone(source) : run, now);
-        if (source) view.source = source;
+        const view = this.newView(run, now);
         if (this.views.size >= this.o.maxViews) this.evict();
         this.views.set(key, view);
         this.byId.set(run.id, view);
@@ -208,18 +195,8 @@ export class LiveViews {
     if (this.views.get(key) === view) this.views.delete(key);
     if (this.byId.get(view.run.id) === view) this.byId.delete(view.run.id);
   }
+}
 
-  /** A run executing here changed: the next read copies it; streams hear it once per tick. */
-  private touched(runId: string): void {
-    const view = this.byId.get(runId);
-    if (!view?.source) return;
-    view.dirty = true;
-    if (this.toNotify.size === 0)
-      setImmediate(() => {
-        const views = [...this.toNotify];
-        this.toNotify.clear();
-        for (const v of views) v.notify();
-      });
-    this.toNotify.add(view);
-  }
+function zip<T>(a: T[] | undefined, b: T[] | undefined): [T | undefined, T | undefined][] {
+  return (a ?? []).map((x, i) => [x, b?.[i]]);
 }

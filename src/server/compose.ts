@@ -18,6 +18,7 @@ import { FileLogStore } from '../logs/file-log-store.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { DirectoryStore } from '../ports/directory-store.js';
 import { openPostgresDb } from '../store/postgres.js';
+import { PgAdvisoryLock, TRIGGER_LOCK_KEY } from '../store/pg-advisory-lock.js';
 import type { Database } from '../store/schema.js';
 import { SqlDirectoryStore } from '../store/sql-directory-store.js';
 import { SqlIdentityStore } from '../store/sql-identity-store.js';
@@ -161,7 +162,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
   const workers = composeWorkers(db, { config, clock, logs, mirrors, artifactsDir });
   const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
-  const live = liveViews(runs, events, clock, config.env, () => ctx);
+  const live = liveViews(runs, clock, config.env, () => ctx);
   const dispatcher: RunDispatcher = new RunDispatcher({
     // What follows a run's end is awaited by stop(), so a run ending during the drain still
     // moves its deployment on before the database closes.
@@ -178,10 +179,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       ]).finally(() => followUps.delete(work));
       followUps.add(work);
     },
-    onRunStarted: (run, repo) => {
-      live.executing(run);
-      config.ops?.runStarted(repo, run);
-    },
+    onRunStarted: (run, repo) => config.ops?.runStarted(repo, run),
     prepare: async (run, repo) => {
       if (run.context.commit?.sha) await mirrors.ensureCommit(repo.id, repo.cloneUrl, run.context.commit.sha);
     },
@@ -217,7 +215,13 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     }),
   });
   wake.dispatcher = dispatcher;
-  const triggers = new TriggerLoop(services, config.triggerTickMs ?? 5000, config.log, deploy.tick);
+  const triggers = new TriggerLoop(
+    services,
+    config.triggerTickMs ?? 5000,
+    config.log,
+    deploy.tick,
+    triggerLock(config, owner),
+  );
   const ctx = {
     services,
     identity,
@@ -265,7 +269,6 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
 /** Live views of runs; CONVEYOR_LIVE_VIEWS=off reads every request from the store (benchmarks compare). */
 function liveViews(
   runs: SqlRunStore,
-  events: RunEvents,
   clock: Clock,
   env: NodeJS.ProcessEnv,
   ctx: () => ServerContext,
@@ -273,7 +276,6 @@ function liveViews(
   const checkMs = Number(env.CONVEYOR_LIVE_VIEW_CHECK_MS ?? '');
   return new LiveViews({
     store: runs,
-    events,
     clock,
     render: {
       run: (repo, run) => ctx().view.renderer.run(repo, run),
@@ -283,4 +285,11 @@ function liveViews(
     bodyMaxAgeMs: BODY_MAX_AGE_MS,
     enabled: env.CONVEYOR_LIVE_VIEWS !== 'off',
   });
+}
+
+/** Replicas on PostgreSQL run schedules and polling one at a time; one server on SQLite needs no lock. */
+function triggerLock(config: ServerConfig, owner: string): PgAdvisoryLock | undefined {
+  const url = config.databaseUrl ?? '';
+  if (!/^postgres(ql)?:\/\//.test(url)) return undefined;
+  return new PgAdvisoryLock(url, TRIGGER_LOCK_KEY, `conveyor triggers ${owner}`, config.log);
 }

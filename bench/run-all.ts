@@ -8,7 +8,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 console.log(
   `Conveyor benchmarks on ${process.platform}/${process.arch}, Node ${process.version}; ${runs} runs each`,
 );
-// BENCH_ONLY=run,actions,oidc,server,follow,security,workers picks parts (comma-separated); unset runs them all.
+// BENCH_ONLY=run,actions,oidc,server,follow,live-read,trigger-git,security,workers picks parts (comma-separated); unset runs them all.
 const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const want = (part: string) => only.length === 0 || only.includes(part);
 if (want('run')) {
@@ -28,6 +28,14 @@ if (want('server')) {
 if (want('follow')) {
   const { benchLogsFollow } = await import('./logs-follow.js');
   await benchLogsFollow(Math.max(2, Math.ceil(runs / 2)));
+}
+if (want('live-read')) {
+  const { benchLiveRead } = await import('./live-read-bench.js');
+  await benchLiveRead(runs);
+}
+if (want('trigger-git')) {
+  const { benchTriggerGit } = await import('./trigger-git-bench.js');
+  await benchTriggerGit(runs);
 }
 if (want('security')) {
   const { benchSecurity } = await import('./security-bench.js');

@@ -4,6 +4,7 @@ import { dueSlot, scheduleKey } from './schedule-slots.js';
 import type { Repo } from '../ports/directory-store.js';
 import { createRun, loadRepoConfig, type RunServices } from './create-run.js';
 import { handlePush } from './git-events.js';
+import { soleReplica, type LeaderLock } from '../ports/leader-lock.js';
 
 /**
  * Background triggers, one tick every `tickMs`:
@@ -12,12 +13,17 @@ import { handlePush } from './git-events.js';
  * - schedules: each `on.schedule` rule of the default branch's config fires once per slot. The
  *   store claims a slot once across replicas and restarts, so a slot missed while the server was
  *   down fires once when it comes back, and never twice.
+ * Both run on one replica at a time, the holder of `lock` (a PostgreSQL advisory lock); another
+ * replica takes over on its next tick after the holder dies. `alsoEachTick` runs on every replica.
+ * A tick of unchanged repositories starts no git process (GitMirrors reads branch heads from the
+ * ref files); polling fetches once per poll interval.
  */
 export class TriggerLoop {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private readonly lastPoll = new Map<string, number>();
   private readonly configs = new Map<string, CiConfig | undefined>();
+  private holding = false;
 
   constructor(
     private readonly services: RunServices,
@@ -25,6 +31,7 @@ export class TriggerLoop {
     private readonly log: (message: string) => void,
     /** More periodic work on the same tick (deployment runs). */
     private readonly alsoEachTick: () => Promise<void> = () => Promise.resolve(),
+    private readonly lock: LeaderLock = soleReplica,
   ) {}
 
   start(): void {
@@ -35,6 +42,7 @@ export class TriggerLoop {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.ticking;
+    await this.lock.release();
   }
 
   private tick(): void {
@@ -46,6 +54,19 @@ export class TriggerLoop {
 
   private async runTick(): Promise<void> {
     await this.alsoEachTick().catch((error: unknown) => this.log(`deployments: ${String(error)}`));
+    const holds = await this.lock.hold();
+    if (holds !== this.holding) {
+      this.holding = holds;
+      if (this.lock !== soleReplica)
+        this.log(
+          holds
+            ? 'trigger loop: this replica runs schedules and repository polling now'
+            : 'trigger loop: another replica runs schedules and repository polling',
+        );
+      // What the last holder saw is in the store; polling resumes from there.
+      this.lastPoll.clear();
+    }
+    if (!holds) return;
     const now = this.services.clock.now();
     for (const repo of await this.services.directory.listAllRepos()) {
       try {

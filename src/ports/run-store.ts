@@ -37,6 +37,12 @@ export interface RunStore {
   applyChanges(changes: RunChanges): Promise<void>;
   getRun(repoId: string, slug: string): Promise<RunRecord>;
   findRun(repoId: string, slug: string): Promise<RunRecord | undefined>;
+  /**
+   * The run's tree version: the sum of the versions of the run and every node in it, which every
+   * write raises (app/live-view.ts `treeVersion` of the stored run); undefined for no such run.
+   * One small query, for readers that keep a copy and want to know whether it is still current.
+   */
+  runVersion(runId: string): Promise<number | undefined>;
   listRuns(repoId: string, options: { pageSize: number; beforeSlug?: number }): Promise<RunPage>;
   claimRuns(owner: string, now: number, leaseUntil: number, limit: number): Promise<RunRecord[]>;
   claimRun(owner: string, runId: string, now: number, leaseUntil: number): Promise<RunRecord | undefined>;

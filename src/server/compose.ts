@@ -7,6 +7,7 @@ import { Access } from '../app/access.js';
 import type { RunServices } from '../app/create-run.js';
 import { RunDispatcher } from '../app/run-dispatcher.js';
 import { RunEvents } from '../app/run-events.js';
+import { LiveViews } from '../app/live-views.js';
 import { hashToken, loadSecretBox } from '../app/secret-box.js';
 import { TriggerLoop } from '../app/trigger-loop.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
@@ -17,6 +18,7 @@ import { FileLogStore } from '../logs/file-log-store.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { DirectoryStore } from '../ports/directory-store.js';
 import { openPostgresDb } from '../store/postgres.js';
+import { PgAdvisoryLock, TRIGGER_LOCK_KEY } from '../store/pg-advisory-lock.js';
 import type { Database } from '../store/schema.js';
 import { SqlDirectoryStore } from '../store/sql-directory-store.js';
 import { SqlIdentityStore } from '../store/sql-identity-store.js';
@@ -26,7 +28,7 @@ import { composeWorkers } from './compose-workers.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
 import type { ServerContext } from './context.js';
-import { RunView } from './run-view.js';
+import { BODY_MAX_AGE_MS, RunView } from './run-view.js';
 import { composeDeployments } from './compose-deployments.js';
 import { RELEASE_DIR_IN_WORKSPACE } from '../app/deploy-engine.js';
 import type { OperatorLog } from './operator-log.js';
@@ -160,10 +162,12 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
   const workers = composeWorkers(db, { config, clock, logs, mirrors, artifactsDir });
   const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
+  const live = liveViews(runs, clock, config.env, () => ctx);
   const dispatcher: RunDispatcher = new RunDispatcher({
     // What follows a run's end is awaited by stop(), so a run ending during the drain still
     // moves its deployment on before the database closes.
     onRunEnded: (run) => {
+      live.ended(run.id);
       const work = Promise.all([
         deploy.onRunEnded(run),
         config.ops
@@ -190,7 +194,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     pollMs: config.dispatchPollMs ?? 1000,
     log: config.log,
     engineDeps: (run, repo) => ({
-      store: runs,
+      store: live.observe(runs, run.id),
       logs,
       artifacts: new LocalArtifactStore(artifactsDir(repo.id)),
       ...executors,
@@ -211,7 +215,13 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     }),
   });
   wake.dispatcher = dispatcher;
-  const triggers = new TriggerLoop(services, config.triggerTickMs ?? 5000, config.log, deploy.tick);
+  const triggers = new TriggerLoop(
+    services,
+    config.triggerTickMs ?? 5000,
+    config.log,
+    deploy.tick,
+    triggerLock(config, owner),
+  );
   const ctx = {
     services,
     identity,
@@ -233,6 +243,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     deploy: deploy.deploy,
     sessions: new UiSessions(new SqlSessionStore(db), directory, clock),
     uiDir: findUiDir(config.env),
+    live,
   } as Omit<ServerContext, 'view'> as ServerContext;
   ctx.view = new RunView(ctx);
   return {
@@ -253,4 +264,32 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       await db.destroy();
     },
   };
+}
+
+/** Live views of runs; CONVEYOR_LIVE_VIEWS=off reads every request from the store (benchmarks compare). */
+function liveViews(
+  runs: SqlRunStore,
+  clock: Clock,
+  env: NodeJS.ProcessEnv,
+  ctx: () => ServerContext,
+): LiveViews {
+  const checkMs = Number(env.CONVEYOR_LIVE_VIEW_CHECK_MS ?? '');
+  return new LiveViews({
+    store: runs,
+    clock,
+    render: {
+      run: (repo, run) => ctx().view.renderer.run(repo, run),
+      workflow: (repo, run, slug) => ctx().view.renderer.workflow(repo, run, slug),
+    },
+    ...(Number.isFinite(checkMs) && checkMs >= 0 && env.CONVEYOR_LIVE_VIEW_CHECK_MS ? { checkMs } : {}),
+    bodyMaxAgeMs: BODY_MAX_AGE_MS,
+    enabled: env.CONVEYOR_LIVE_VIEWS !== 'off',
+  });
+}
+
+/** Replicas on PostgreSQL run schedules and polling one at a time; one server on SQLite needs no lock. */
+function triggerLock(config: ServerConfig, owner: string): PgAdvisoryLock | undefined {
+  const url = config.databaseUrl ?? '';
+  if (!/^postgres(ql)?:\/\//.test(url)) return undefined;
+  return new PgAdvisoryLock(url, TRIGGER_LOCK_KEY, `conveyor triggers ${owner}`, config.log);
 }

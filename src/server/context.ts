@@ -2,6 +2,7 @@ import type { Access, Principal } from '../app/access.js';
 import type { RunServices } from '../app/create-run.js';
 import type { RunDispatcher } from '../app/run-dispatcher.js';
 import type { RunEvents } from '../app/run-events.js';
+import type { LiveViews } from '../app/live-views.js';
 import type { SecretBox } from '../app/secret-box.js';
 import type { TriggerLoop } from '../app/trigger-loop.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
@@ -43,6 +44,8 @@ export interface ServerContext {
   /** The operator log (runs, webhooks, workers), when the server has one. */
   ops?: OperatorLog;
   view: RunView;
+  /** One current view per run being read, shared by readers and streams (app/live-views.ts). */
+  live: LiveViews;
   /** Web UI sign-in sessions. */
   sessions: UiSessions;
   /** The built web UI's folder, if there is one. */

@@ -2,13 +2,13 @@ import { fileURLToPath } from 'node:url';
 import { LogMasker } from '../core/run/mask.js';
 import type { ArtifactRecord, CubeRun, RunRecord, TaskRun, WorkflowRun } from '../core/run/model.js';
 import type { Repo, SecretScope } from '../ports/directory-store.js';
-import type { PresentOptions } from '../transport/run-json.js';
+import { runJson, workflowJson, type PresentOptions } from '../transport/run-json.js';
 import type { ServerContext } from './context.js';
 import { notFound } from '../app/errors.js';
-import { TtlCache } from '../app/ttl-cache.js';
-import { isTerminal } from '../core/run/status.js';
+import type { ViewRenderer } from '../app/live-views.js';
 
-const FINISHED_CACHE_MS = 30_000;
+/** How long a rendered body is served (app/live-views.ts); signed links in it outlive that. */
+export const BODY_MAX_AGE_MS = 30_000;
 
 /**
  * How runs are shown over the API: secret values masked everywhere (outputs, messages), and
@@ -17,24 +17,20 @@ const FINISHED_CACHE_MS = 30_000;
  */
 export class RunView {
   private readonly maskers = new Map<string, { masker: LogMasker; until: number }>();
-  /** Serialized finished runs: they never change, so GetRun answers them without the store. */
-  private readonly finished = new TtlCache<string>(FINISHED_CACHE_MS, 2000);
 
   constructor(private readonly ctx: ServerContext) {}
 
-  /** The cached body of a finished run, if any. */
-  cachedRun(repoId: string, slug: string): string | undefined {
-    return this.finished.get(`${repoId}/${slug}`, this.ctx.services.clock.now());
-  }
-
-  /** Remembers a run's body if the run has ended (the signed links in it stay valid past the cache time). */
-  rememberRun(repoId: string, run: RunRecord, body: string): void {
-    if (isTerminal(run.status))
-      this.finished.set(`${repoId}/${run.slug}`, body, this.ctx.services.clock.now());
-  }
+  /** The bodies of GetRun and GetWorkflow, rendered once per revision of a run's live view. */
+  readonly renderer: ViewRenderer = {
+    run: async (repo, run) => JSON.stringify(runJson(run, await this.options(repo, run))),
+    workflow: async (repo, run, slug) => {
+      const workflow = run.workflows.find((w) => w.slug === slug);
+      return workflow && JSON.stringify(workflowJson(workflow, await this.options(repo, run)));
+    },
+  };
 
   forget(scopeId: string): void {
-    this.finished.clear(); // masked with the old secrets
+    this.ctx.live.forgetBodies(); // masked with the old secrets
     if (this.maskers.delete(scopeId)) {
       for (const key of this.maskers.keys()) if (key.startsWith(`${scopeId}/`)) this.maskers.delete(key);
       return;
@@ -47,7 +43,7 @@ export class RunView {
     const masker = await this.masker(repo, run.context.environmentId);
     // Rounded up to a minute, so a cached body's links stay valid for at least the TTL.
     const expires =
-      Math.ceil((this.ctx.services.clock.now() + this.ctx.artifactUrlTtlMs + FINISHED_CACHE_MS) / 60_000) *
+      Math.ceil((this.ctx.services.clock.now() + this.ctx.artifactUrlTtlMs + BODY_MAX_AGE_MS) / 60_000) *
       60_000;
     return {
       mask: (text) => masker.maskText(text),

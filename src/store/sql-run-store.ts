@@ -129,6 +129,15 @@ export class SqlRunStore implements RunStore {
     return run;
   }
 
+  async runVersion(runId: string): Promise<number | undefined> {
+    const sum = (table: string) =>
+      sql`coalesce((select sum(version) from ${sql.table(table)} where run_id = r.id), 0)`;
+    const { rows } = await sql<{ v: number | string }>`
+      select r.version + ${sum('run_workflows')} + ${sum('run_tasks')} + ${sum('run_cubes')} as v
+      from runs r where r.id = ${runId}`.execute(this.db);
+    return rows[0] === undefined ? undefined : Number(rows[0].v);
+  }
+
   async listRuns(repoId: string, options: { pageSize: number; beforeSlug?: number }): Promise<RunPage> {
     let query = this.db.selectFrom('runs').selectAll().where('repo_id', '=', repoId);
     if (options.beforeSlug !== undefined) query = query.where('slug', '<', options.beforeSlug);

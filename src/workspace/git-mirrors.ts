@@ -7,6 +7,7 @@ import { CONFIG_MAX_BYTES } from '../core/config/parse-config.js';
 import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
 import { catFileBatch, parseCommit, type GitObject } from './cat-file.js';
 import { git } from './git.js';
+import { readBranchRef } from './ref-files.js';
 
 /**
  * Bare mirrors under `<dir>/<repoId>.git`, fetched with `+refs/heads/*` and `+refs/tags/*`.
@@ -20,6 +21,8 @@ export class GitMirrors implements RepoMirrors {
   private readonly known = new Set<string>();
   /** File contents by `repo@sha:path` (null: absent at that commit; a number: its size, too large). */
   private readonly files = new Map<string, string | null | number>();
+  /** Commit headers by `repo@sha` (they never change), so resolving an unmoved branch starts no git. */
+  private readonly commits = new Map<string, Omit<CommitInfo, 'sha' | 'ref'>>();
 
   /**
    * `sharedClones: false` copies the objects into each workspace instead of borrowing them from
@@ -87,6 +90,8 @@ export class GitMirrors implements RepoMirrors {
    * commit into a cache (contents at a commit never change), so reading the config costs nothing.
    */
   async resolve(repoId: string, revision: Revision, prefetch: readonly string[] = []): Promise<CommitInfo> {
+    const known = await this.resolveKnownBranch(repoId, revision, prefetch);
+    if (known) return known;
     const ref = revision.commit
       ? ''
       : revision.tag !== undefined
@@ -102,7 +107,27 @@ export class GitMirrors implements RepoMirrors {
     if (!commit) throw new Error(`revision ${describe(revision)} does not exist in the repository`);
     this.known.add(`${repoId}@${commit.oid}`);
     prefetch.forEach((path, i) => this.remember(repoId, commit.oid, path, files[i]));
-    return { sha: commit.oid, ref, ...parseCommit(commit.data) };
+    const info = parseCommit(commit.data);
+    if (this.commits.size >= 1000) this.commits.clear();
+    this.commits.set(`${repoId}@${commit.oid}`, info);
+    return { sha: commit.oid, ref, ...info };
+  }
+
+  /**
+   * A branch whose head (read from the ref files) was resolved before, with the prefetched files
+   * cached: answered without a git process. The trigger loop asks this of every repository on
+   * every tick (schedules), so an unmoved branch must cost nothing.
+   */
+  private async resolveKnownBranch(
+    repoId: string,
+    revision: Revision,
+    prefetch: readonly string[],
+  ): Promise<CommitInfo | undefined> {
+    if (revision.commit || revision.tag !== undefined || !revision.branch) return undefined;
+    const sha = await readBranchRef(this.path(repoId), revision.branch);
+    const info = sha && this.commits.get(`${repoId}@${sha}`);
+    if (!sha || !info || !prefetch.every((p) => this.files.has(`${repoId}@${sha}:${p}`))) return undefined;
+    return { sha, ref: `refs/heads/${revision.branch}`, ...info };
   }
 
   private remember(repoId: string, sha: string, path: string, object: GitObject | undefined): void {

@@ -1,5 +1,6 @@
 import { CONFIG_PATHS } from '../../app/load-config.js';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { LiveView } from '../../app/live-views.js';
 import { plugin } from '../plugin.js';
 import type { Principal } from '../../app/access.js';
 import { createRun } from '../../app/create-run.js';
@@ -8,7 +9,7 @@ import { safeEqual } from '../../app/secret-box.js';
 import { restartRun } from '../../app/restart-run.js';
 import type { CommitInfo, RunRecord } from '../../core/run/model.js';
 import type { Repo } from '../../ports/directory-store.js';
-import { artifactJson, runJson, workflowJson } from '../../transport/run-json.js';
+import { artifactJson, runJson } from '../../transport/run-json.js';
 import type { ServerContext } from '../context.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
 import { getCube } from '../run-view.js';
@@ -44,6 +45,13 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
     const repo = await repoFor(ctx, principal, p, 'reader');
     const run = await loadRun(repo, p.run_slug);
     return { repo, run, cube: getCube(run, p.workflow_slug, p.task_slug, p.cube_slug).cube };
+  };
+  /** The run's live view (app/live-views.ts); `Cache-Control: no-cache` asks the store first. */
+  const liveView = async (request: FastifyRequest<{ Params: RunParams }>, repo: Repo) => {
+    const revalidate = /no-cache/.test(request.headers['cache-control'] ?? '');
+    const view = await ctx.live.get(repo, request.params.run_slug, revalidate);
+    if (!view) throw notFound(`run ${request.params.run_slug} not found in ${repo.orgSlug}/${repo.slug}`);
+    return view;
   };
   const present = async (repo: Repo, run: RunRecord) => runJson(run, await ctx.view.options(repo, run));
   /** A page of runs that pass the filter: store pages are read until the page is full or runs end. */
@@ -151,12 +159,8 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
         { schema: { tags: ['CICD'], operationId: opId('GetRun', path), response: { 200: ref('Run') } } },
         async (request, reply) => {
           const repo = await repoFor(ctx, request.principal, request.params, 'reader');
-          const cached = ctx.view.cachedRun(repo.id, request.params.run_slug);
-          if (cached) return reply.type('application/json').send(cached);
-          const run = await loadRun(repo, request.params.run_slug);
-          const body = JSON.stringify(await present(repo, run));
-          ctx.view.rememberRun(repo.id, run, body);
-          return reply.type('application/json').send(body);
+          const view = await liveView(request, repo);
+          return sendView(request, reply, view, await view.runBody(repo, services.clock.now()));
         },
       );
 
@@ -169,13 +173,13 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
             response: { 200: ref('Workflow') },
           },
         },
-        async (request) => {
+        async (request, reply) => {
           const repo = await repoFor(ctx, request.principal, request.params, 'reader');
-          const run = await loadRun(repo, request.params.run_slug);
-          const workflow = run.workflows.find((w) => w.slug === request.params.workflow_slug);
-          if (!workflow)
-            throw notFound(`workflow '${request.params.workflow_slug}' not found in run ${run.slug}`);
-          return workflowJson(workflow, await ctx.view.options(repo, run));
+          const view = await liveView(request, repo);
+          const slug = request.params.workflow_slug;
+          const body = await view.workflowBody(repo, slug, services.clock.now());
+          if (body === undefined) throw notFound(`workflow '${slug}' not found in run ${view.run.slug}`);
+          return sendView(request, reply, view, body);
         },
       );
 
@@ -365,6 +369,14 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
       });
     }
   }
+}
+
+/** A view's body, or 304 when the client has this revision already (weak ETag per view and revision). */
+function sendView(request: FastifyRequest, reply: FastifyReply, view: LiveView, body: string) {
+  const etag = view.etag();
+  reply.header('etag', etag).header('cache-control', 'no-cache');
+  if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+  return reply.type('application/json').send(body);
 }
 
 /** The deprecated trigger's revisions: "mybranch", "tags:v1.0.0" or a commit sha. */

@@ -5,7 +5,6 @@ import { plugin } from '../plugin.js';
 import { notFound } from '../../app/errors.js';
 import type { RunEvents } from '../../app/run-events.js';
 import { isTerminal } from '../../core/run/status.js';
-import { runJson } from '../../transport/run-json.js';
 import type { ServerContext } from '../context.js';
 import { repoFor, repoPaths, type RepoParams } from '../repo-paths.js';
 import { getCube } from '../run-view.js';
@@ -31,30 +30,25 @@ export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
     for (const path of repoPaths('/cicd/runs/:run_slug/events', false)) {
       app.get<{ Params: RunParams }>(path, { schema: { tags: ['CICD streams'] } }, async (request, reply) => {
         const repo = await repoFor(ctx, request.principal, request.params, 'reader');
-        const first = await services.runs.findRun(repo.id, request.params.run_slug);
-        if (!first) throw notFound(`run ${request.params.run_slug} not found`);
+        const slug = request.params.run_slug;
+        const first = await ctx.live.get(repo, slug);
+        if (!first) throw notFound(`run ${slug} not found`);
         const sse = open(
           reply,
           reauthorize(ctx, request, () => repoFor(ctx, request.principal, request.params, 'reader')),
         );
-        let lastVersion = -1;
-        await follow(events, sse, first.id, async () => {
-          const run = await services.runs.findRun(repo.id, first.slug);
-          if (!run) return true;
-          const version =
-            run.version +
-            run.workflows.reduce(
-              (n, w) =>
-                n +
-                w.version +
-                w.tasks.reduce((m, t) => m + t.version + t.cubes.reduce((k, c) => k + c.version, 0), 0),
-              0,
-            );
-          if (version !== lastVersion) {
-            lastVersion = version;
-            sse.send('run', runJson(run, await ctx.view.options(repo, run)), String(version));
+        // The run's live view (app/live-views.ts): its body, rendered once for every reader.
+        const last = { tag: '', body: '' };
+        await follow(events, sse, first.run.id, async () => {
+          const view = await ctx.live.get(repo, slug);
+          if (!view) return true;
+          const body = await view.runBody(repo, services.clock.now());
+          if (view.etag() !== last.tag && body !== last.body) {
+            sse.sendJson('run', body, String(view.storeVersion));
+            last.body = body;
           }
-          return isTerminal(run.status);
+          last.tag = view.etag();
+          return isTerminal(view.run.status);
         });
       });
     }
@@ -121,6 +115,8 @@ function resumeFrom(header: string | string[] | undefined, query: ResumeQuery): 
 
 export interface Sse {
   send(event: string, data: unknown, id?: string): void;
+  /** `send` of data serialized already. */
+  sendJson(event: string, json: string, id?: string): void;
   /** Resolves once what was sent has left the buffer (or the client went away). */
   drained(): Promise<void>;
   closed(): boolean;
@@ -163,13 +159,12 @@ export function open(reply: FastifyReply, recheck?: () => Promise<unknown>): Sse
     closed = true;
     clearInterval(timer);
   });
+  const sendJson = (event: string, json: string, id?: string) => {
+    if (!closed) res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${json}\n\n`);
+  };
   return {
-    send: (event, data, id) => {
-      if (!closed)
-        res.write(
-          `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
-        );
-    },
+    send: (event, data, id) => sendJson(event, JSON.stringify(data), id),
+    sendJson,
     drained: () =>
       closed || !res.writableNeedDrain
         ? Promise.resolve()

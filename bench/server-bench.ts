@@ -79,11 +79,10 @@ async function benchServer(extraRoutes?: (app: Awaited<ReturnType<typeof buildAp
   const app = await buildApp(composed.ctx);
   extraRoutes?.(app);
   url = await app.listen({ host: '127.0.0.1', port: 0 });
-  await composed.start();
+  await composed.start(url);
   const api = client(url);
   const close = async () => {
-    await app.close();
-    await composed.stop(1000);
+    await composed.stop(1000, () => app.close());
     rmSync(dataDir, { recursive: true, force: true });
   };
   return { url, api, close, composed };

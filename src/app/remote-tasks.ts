@@ -1,5 +1,6 @@
 import type { ArtifactRecord, CubeRun, RunRecord, TaskRun, WorkflowRun } from '../core/run/model.js';
 import type { RunStatus } from '../core/run/status.js';
+import type { TokenValues } from './expression-scope.js';
 
 /** A cube as a worker reports it (the worker's engine owns it while it holds the lease). */
 export interface CubeReport {
@@ -44,6 +45,8 @@ export interface RemoteTasks {
     workflow: WorkflowRun;
     task: TaskRun;
     secrets: Record<string, string>;
+    /** Mints the task's id token `name` for the worker (the engine's, once per task); absent: no issuer. */
+    idToken?: (name: string) => Promise<TokenValues>;
     onReport: (report: TaskReport) => void;
     onAttempt: (message: string) => void;
   }): RemoteHandle;

@@ -9,8 +9,9 @@ import {
   type RunStatus,
 } from '../core/run/status.js';
 import type { CubeProcess } from '../ports/executor.js';
-import type { RunChanges, RunStore } from '../ports/run-store.js';
+import type { RunStore } from '../ports/run-store.js';
 import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
+import { PendingChanges } from './run-changes.js';
 import { runCube, type CubeResult, type CubeRunnerDeps } from './cube-runner.js';
 import type { TokenValues } from './expression-scope.js';
 import {
@@ -21,9 +22,6 @@ import {
   type TaskReport,
 } from './remote-tasks.js';
 
-/** How far the store may lag behind the engine; see scheduleFlush. */
-const FLUSH_DELAY_MS = 20;
-
 export interface EngineDeps extends CubeRunnerDeps {
   store: RunStore;
   workspaces: WorkspaceProvider;
@@ -31,7 +29,7 @@ export interface EngineDeps extends CubeRunnerDeps {
   parallelism: number;
   /** Mints the OIDC id tokens of `tokens:`; absent where no issuer is configured. */
   idTokens?: IdTokenMinter;
-  /** Hands tasks whose runs_on needs an external worker to workers; absent: every task runs here. */
+  /** Hands tasks to workers (every task of a server run, docs/workers.md); absent: every task runs here. */
   remote?: RemoteTasks;
 }
 
@@ -83,16 +81,8 @@ export class RunEngine {
   private readonly tasks = new Map<string, TaskState>();
   private readonly running = new Set<CubeRun>();
   private readonly pending: Promise<unknown>[] = [];
-  private readonly dirty = {
-    run: false,
-    workflows: new Set<WorkflowRun>(),
-    tasks: new Set<TaskRun>(),
-    cubes: new Set<CubeRun>(),
-  };
+  private readonly changes: PendingChanges;
   private readonly masker: LogMasker;
-  private flushTimer: NodeJS.Timeout | undefined;
-  private flushChain: Promise<void> = Promise.resolve();
-  private persistError: unknown;
   private cancelReason: string | undefined;
   private finish!: () => void;
   private readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
@@ -104,6 +94,7 @@ export class RunEngine {
     private readonly listener: EngineListener = {},
   ) {
     this.masker = new LogMasker(Object.values(secrets));
+    this.changes = new PendingChanges(deps.store, run);
     for (const workflow of run.workflows) {
       for (const task of workflow.tasks) {
         this.tasks.set(task.id, {
@@ -126,12 +117,12 @@ export class RunEngine {
     this.pump();
     await this.finished;
     await Promise.all(this.pending);
-    this.flushNow();
-    await this.flushChain;
-    if (this.persistError !== undefined) {
-      throw this.persistError instanceof Error
-        ? this.persistError
-        : new Error(`run could not be stored: ${JSON.stringify(this.persistError)}`);
+    await this.changes.settle();
+    const failure = this.changes.error;
+    if (failure !== undefined) {
+      throw failure instanceof Error
+        ? failure
+        : new Error(`run could not be stored: ${JSON.stringify(failure)}`);
     }
     return this.run;
   }
@@ -141,7 +132,7 @@ export class RunEngine {
     if (this.cancelReason !== undefined || isTerminal(this.run.status)) return;
     this.cancelReason = reason;
     this.run.errorMessages.push(reason);
-    this.dirty.run = true;
+    this.changes.markRun();
     for (const state of this.tasks.values()) {
       for (const p of state.processes) p.cancel();
       state.remote?.cancel(reason);
@@ -160,7 +151,7 @@ export class RunEngine {
       for (const state of this.tasks.values()) changed = this.pumpTask(state) || changed;
     }
     this.rollUpAll();
-    this.scheduleFlush();
+    this.changes.schedule();
     if (isTerminal(this.run.status)) this.finish();
   }
 
@@ -226,7 +217,7 @@ export class RunEngine {
   private startTask(state: TaskState): void {
     state.preparing = true;
     this.setStatus('task', [state.workflow.slug, state.task.slug], state.task, 'processing');
-    this.dirty.tasks.add(state.task);
+    this.changes.markTask(state.task);
     if (this.deps.remote?.wants(state.task)) {
       this.startRemoteTask(state, this.deps.remote);
       return;
@@ -241,7 +232,7 @@ export class RunEngine {
         (error: unknown) => {
           const message = `task '${state.task.slug}': the workspace could not be prepared: ${error instanceof Error ? error.message : String(error)}`;
           this.run.errorMessages.push(message);
-          this.dirty.run = true;
+          this.changes.markRun();
           for (const cube of state.task.cubes) this.setCube(state, cube, { type: 'error' }, message);
           this.endTask(state);
           this.pump();
@@ -257,15 +248,16 @@ export class RunEngine {
       workflow: state.workflow,
       task: state.task,
       secrets: this.secrets,
+      ...(this.deps.idTokens ? { idToken: (name: string) => this.idToken(state, name) } : {}),
       onReport: (report) => this.applyReport(state, report),
       onAttempt: (message) => {
         this.run.errorMessages.push(this.masker.maskText(message));
-        this.dirty.run = true;
+        this.changes.markRun();
         for (const cube of state.task.cubes) {
           if (cube.status === 'created') continue;
           resetCube(cube);
           this.setStatus('cube', [state.workflow.slug, state.task.slug, cube.slug], cube, 'created');
-          this.dirty.cubes.add(cube);
+          this.changes.markCube(cube);
         }
         this.pump();
       },
@@ -278,7 +270,7 @@ export class RunEngine {
         const message = outcome.message ?? 'the worker ended the task without reporting this cube';
         if (outcome.message) {
           this.run.errorMessages.push(this.masker.maskText(outcome.message));
-          this.dirty.run = true;
+          this.changes.markRun();
         }
         for (const cube of state.task.cubes) {
           if (isTerminal(cube.status)) continue;
@@ -298,7 +290,7 @@ export class RunEngine {
       const path = [state.workflow.slug, state.task.slug, cube.slug];
       changed = this.setStatus('cube', path, cube, got.status) || changed;
       if (got.finishedAt !== undefined && isTerminal(cube.status)) cube.dates.finishedAt = got.finishedAt;
-      if (changed) this.dirty.cubes.add(cube);
+      if (changed) this.changes.markCube(cube);
     }
     this.pump();
   }
@@ -314,7 +306,7 @@ export class RunEngine {
     if (isTerminal(task.status)) return;
     if (task.status === 'processing') task.outputs = this.evaluateTaskOutputs(state);
     this.setStatus('task', [workflow.slug, task.slug], task, rollUp(task.cubes));
-    this.dirty.tasks.add(task);
+    this.changes.markTask(task);
     const dirs = state.dirs;
     for (const p of state.processes) p.killLeftovers();
     state.processes = [];
@@ -400,17 +392,17 @@ export class RunEngine {
       cube,
       nextCubeStatus(cube.status, event),
     );
-    this.dirty.cubes.add(cube);
+    this.changes.markCube(cube);
   }
 
   private rollUpAll(): void {
     for (const workflow of this.run.workflows) {
       if (this.setStatus('workflow', [workflow.slug], workflow, rollUp(workflow.tasks)))
-        this.dirty.workflows.add(workflow);
+        this.changes.markWorkflow(workflow);
     }
     const status = rollUp(this.run.workflows);
     if (this.setStatus('run', [], this.run, status === 'created' ? 'prepared' : status))
-      this.dirty.run = true;
+      this.changes.markRun();
   }
 
   /** Moves a node to `status`, keeping its dates; returns whether it changed. */
@@ -431,35 +423,6 @@ export class RunEngine {
   }
 
   private track(promise: Promise<unknown>): void {
-    this.pending.push(promise.catch((error: unknown) => (this.persistError ??= error)));
-  }
-
-  /**
-   * Changes are written at most every FLUSH_DELAY_MS, in one transaction: a burst of cubes ending
-   * costs one write, and the store is never more than that behind what the engine knows.
-   */
-  private scheduleFlush(): void {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => this.flushNow(), FLUSH_DELAY_MS);
-  }
-
-  private flushNow(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const changes: RunChanges = {
-      ...(this.dirty.run ? { run: this.run } : {}),
-      workflows: [...this.dirty.workflows],
-      tasks: [...this.dirty.tasks],
-      cubes: [...this.dirty.cubes],
-    };
-    this.dirty.run = false;
-    this.dirty.workflows.clear();
-    this.dirty.tasks.clear();
-    this.dirty.cubes.clear();
-    this.flushChain = this.flushChain
-      .then(() => this.deps.store.applyChanges(changes))
-      .catch((error: unknown) => {
-        this.persistError ??= error;
-      });
+    this.pending.push(promise.catch((error: unknown) => (this.changes.error ??= error)));
   }
 }

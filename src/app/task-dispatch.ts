@@ -1,9 +1,12 @@
 import type { RunRecord, TaskRun } from '../core/run/model.js';
+import { isTerminal } from '../core/run/status.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { LogStore } from '../ports/log-store.js';
 import type { WorkerStore, WorkerTaskRow } from '../ports/worker-store.js';
 import type { RemoteHandle, RemoteOutcome, RemoteTasks, TaskReport } from './remote-tasks.js';
+import { AppError } from './errors.js';
+import type { TokenValues } from './expression-scope.js';
 import { hashToken, newToken } from './secret-box.js';
 import { needsWorker, requiredTags } from './worker-tags.js';
 
@@ -18,6 +21,11 @@ export interface DispatchOptions {
   maxAttempts: number;
   /** A task no worker took within this long fails, saying which tags it waited for. */
   queueTimeoutMs: number;
+  /**
+   * Every task goes to workers (the server's embedded workers, docs/workers.md); else only tasks
+   * whose runs_on names a worker tag, and the rest run in the server's process.
+   */
+  everyTask?: boolean;
   log: (message: string) => void;
 }
 
@@ -39,6 +47,7 @@ export interface Assignment {
 interface Local {
   row: WorkerTaskRow;
   secrets: Record<string, string>;
+  idToken?: (name: string) => Promise<TokenValues>;
   onReport: (report: TaskReport) => void;
   onAttempt: (message: string) => void;
   resolve: (outcome: RemoteOutcome) => void;
@@ -61,7 +70,7 @@ export class TaskDispatch implements RemoteTasks {
   constructor(readonly o: DispatchOptions) {}
 
   wants(task: TaskRun): boolean {
-    return needsWorker(task.spec.runsOn);
+    return this.o.everyTask === true || needsWorker(task.spec.runsOn);
   }
 
   start(request: Parameters<RemoteTasks['start']>[0]): RemoteHandle {
@@ -70,7 +79,18 @@ export class TaskDispatch implements RemoteTasks {
     const single: RunRecord = {
       ...run,
       // The worker's engine starts the task from the beginning: its needs are met here already.
-      workflows: [{ ...workflow, tasks: [{ ...task, needs: [], status: 'created' }] }],
+      // The workflow's ended tasks follow it, without their cubes, for `${{ tasks.X.outputs.Y }}`.
+      workflows: [
+        {
+          ...workflow,
+          tasks: [
+            { ...task, needs: [], status: 'created' },
+            ...workflow.tasks
+              .filter((t) => t !== task && isTerminal(t.status))
+              .map((t) => ({ ...t, cubes: [] })),
+          ],
+        },
+      ],
     };
     const row: WorkerTaskRow = {
       taskId: task.id,
@@ -90,6 +110,7 @@ export class TaskDispatch implements RemoteTasks {
     const local: Local = {
       row,
       secrets: request.secrets,
+      ...(request.idToken ? { idToken: request.idToken } : {}),
       onReport: request.onReport,
       onAttempt: request.onAttempt,
       settled: false,
@@ -141,7 +162,7 @@ export class TaskDispatch implements RemoteTasks {
   }
 
   /** Leases the oldest task this worker may take, or answers undefined. */
-  async claim(worker: { name: string; tags: string[] }): Promise<Assignment | undefined> {
+  async claim(worker: { name: string; tags: string[]; untagged: boolean }): Promise<Assignment | undefined> {
     const token = `cvt_${newToken()}`;
     const now = this.o.clock.now();
     const row = await this.o.store.claimTask(worker, {
@@ -167,6 +188,17 @@ export class TaskDispatch implements RemoteTasks {
       secrets: local?.secrets ?? {},
       git_path: `/worker/v1/git/${row.taskId}`,
     };
+  }
+
+  /**
+   * The id token `name` of a leased task, minted by the engine running its run (once per task, as
+   * for cubes on the server); only the replica executing the run can.
+   */
+  idToken(taskId: string, name: string): Promise<TokenValues> {
+    const local = this.local.get(taskId);
+    if (!local) throw new AppError('Conflict', `task ${taskId} is not executed by this server; try again`);
+    if (!local.idToken) throw new AppError('ValidationError', 'this server has no id token issuer');
+    return local.idToken(name);
   }
 
   /** The tasks among `taskIds` that were asked to cancel, with why. */

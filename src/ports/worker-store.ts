@@ -16,6 +16,8 @@ export interface WorkerRecord {
   name: string;
   tokenId: string;
   tags: string[];
+  /** Takes tasks whose runs_on names no worker tag (embedded workers; `conveyor worker --untagged`). */
+  untagged: boolean;
   slots: number;
   running: number;
   version: string;
@@ -60,7 +62,8 @@ export interface WorkerTaskRow {
  *
  * Contract: every task transition is a compare-and-set on (task, state, epoch), so two replicas or
  * two workers racing for one task see exactly one winner; the loser gets `undefined`/`false`.
- * `claim` hands out the oldest queued task whose tags are all among the worker's tags.
+ * `claim` hands out the oldest queued task whose tags are all among the worker's tags; a task
+ * with no tags only to a worker that takes untagged tasks.
  */
 export interface WorkerStore {
   insertToken(token: WorkerTokenRecord, hash: string): Promise<void>;
@@ -74,7 +77,7 @@ export interface WorkerStore {
 
   enqueueTask(row: WorkerTaskRow): Promise<void>;
   claimTask(
-    worker: { name: string; tags: readonly string[] },
+    worker: { name: string; tags: readonly string[]; untagged: boolean },
     lease: { now: number; until: number; tokenHash: string },
   ): Promise<WorkerTaskRow | undefined>;
   findTask(taskId: string): Promise<WorkerTaskRow | undefined>;

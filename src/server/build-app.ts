@@ -30,6 +30,7 @@ import { authenticateRequest } from './ui/authenticate-request.js';
 import { uiRoutes } from './ui/ui-routes.js';
 import { workerAdminRoutes } from './routes/workers.js';
 import { workerProtocolRoutes } from './routes/worker-protocol.js';
+import { workerTaskFileRoutes } from './routes/worker-task-files.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -124,5 +125,6 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(uiRoutes(ctx.uiDir));
   await app.register(workerAdminRoutes(ctx));
   await app.register(workerProtocolRoutes(ctx));
+  await app.register(workerTaskFileRoutes(ctx));
   return app;
 }

@@ -29,6 +29,8 @@ export function composeWorkers(
     logs: LogStore;
     mirrors: GitMirrors;
     artifactsDir(repoId: string): string;
+    /** Every task goes to workers (embedded ones take those with no worker tag). */
+    everyTask: boolean;
   },
 ): WorkerHub {
   const env = o.config.env;
@@ -41,6 +43,7 @@ export function composeWorkers(
     leaseMs: ms(env, 'CONVEYOR_WORKER_LEASE_MS', 15_000),
     maxAttempts: Math.max(1, Math.floor(ms(env, 'CONVEYOR_WORKER_ATTEMPTS', 2))),
     queueTimeoutMs: ms(env, 'CONVEYOR_WORKER_QUEUE_TIMEOUT_MS', 30 * 60_000),
+    everyTask: o.everyTask,
     log: o.config.log,
   });
   return new WorkerHub(store, o.clock, dispatch, new OffsetLogAppender(o.logs), (id) => o.mirrors.path(id));

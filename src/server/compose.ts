@@ -25,6 +25,7 @@ import { SqlIdentityStore } from '../store/sql-identity-store.js';
 import { findConnection, OidcIssuer, oidcOptions, tokenMinter } from '../app/id-tokens.js';
 import { SqlRunStore } from '../store/sql-run-store.js';
 import { composeWorkers } from './compose-workers.js';
+import { EmbeddedWorkers } from './embedded-workers.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
 import type { ServerContext } from './context.js';
@@ -46,8 +47,13 @@ export interface ServerConfig {
   publicUrl?: string;
   /** Runs executing at once. */
   concurrency?: number;
-  /** Cubes running at once inside one run. */
+  /** Cubes running at once inside one run (inside one task on an embedded worker). */
   parallelism?: number;
+  /**
+   * `conveyor worker` child processes that run this server's tasks (docs/workers.md); 0: none,
+   * and tasks that name no worker tag run inside the server's process.
+   */
+  embeddedWorkers?: number;
   triggerTickMs?: number;
   leaseMs?: number;
   dispatchPollMs?: number;
@@ -115,10 +121,13 @@ export { loadSecretBox };
 
 export interface Composed {
   ctx: ServerContext;
-  /** Starts the background parts: the embedded worker and the trigger loop. */
-  start(): Promise<void>;
-  /** Stops taking work, lets runs finish for `graceMs`, records the rest, closes the database. */
-  stop(graceMs: number): Promise<void>;
+  /** Starts the background parts: the run dispatcher, embedded workers (talking to `listenUrl`), triggers. */
+  start(listenUrl?: string): Promise<void>;
+  /**
+   * Stops taking work, lets runs finish for `graceMs` (workers keep reporting over HTTP), records
+   * the rest, stops the embedded workers, then `closeHttp`, then closes the database.
+   */
+  stop(graceMs: number, closeHttp?: () => Promise<void>): Promise<void>;
 }
 
 /** Wires the server's adapters and use cases. */
@@ -135,7 +144,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const { sandbox, warning } = serverSandbox(config.env);
   if (warning) config.log(warning);
   lockDataDir(dataDir);
-  const mirrors = new GitMirrors(join(dataDir, 'mirrors'), workRoot(dataDir, sandbox), !sandbox.user);
+  const work = workRoot(dataDir, sandbox);
+  const mirrors = new GitMirrors(join(dataDir, 'mirrors'), work, !sandbox.user);
   const logs = new FileLogStore(join(dataDir, 'logs'));
   const artifactsDir = (repoId: string) => join(dataDir, 'artifacts', repoId.replace(/[^A-Za-z0-9-]/g, '_'));
   const { images, ...executors } = localExecutors(config.env, undefined, sandbox);
@@ -160,7 +170,27 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const followUps = new Set<Promise<unknown>>();
   const owner = config.replicaId ?? `${hostname()}:${dataDir}`;
   const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
-  const workers = composeWorkers(db, { config, clock, logs, mirrors, artifactsDir });
+  const embeddedCount = config.embeddedWorkers ?? 0;
+  const parallelism = config.parallelism ?? Math.max(4, 2 * availableParallelism());
+  const workers = composeWorkers(db, {
+    config,
+    clock,
+    logs,
+    mirrors,
+    artifactsDir,
+    everyTask: embeddedCount > 0,
+  });
+  const embedded = new EmbeddedWorkers({
+    count: embeddedCount,
+    slots: Math.max(4, 2 * availableParallelism()),
+    parallelism,
+    workRoot: work,
+    owner,
+    store: workers.store,
+    clock,
+    env: config.env,
+    log: config.log,
+  });
   const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
   const live = liveViews(runs, clock, config.env, () => ctx);
   const dispatcher: RunDispatcher = new RunDispatcher({
@@ -207,7 +237,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       ),
       clock,
       newId: randomUUID,
-      parallelism: config.parallelism ?? Math.max(4, 2 * availableParallelism()),
+      parallelism,
       remote: workers.dispatch,
       idTokens: tokenMinter(issuer, { id: repo.id, path: `${repo.orgSlug}/${repo.slug}` }, (name) =>
         findConnection(identity, repo, name),
@@ -248,17 +278,27 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   ctx.view = new RunView(ctx);
   return {
     ctx,
-    start: async () => {
+    start: async (listenUrl) => {
+      await embedded.start(listenUrl ?? baseUrl());
       await dispatcher.start();
       workers.dispatch.startReaper(Math.min(1000, Math.max(50, workers.dispatch.o.leaseMs / 10)));
       triggers.start();
-      config.ops?.workerJoined(owner, `embedded, ${concurrency} runs at once`);
+      config.ops?.workerJoined(
+        owner,
+        embeddedCount > 0
+          ? `${concurrency} runs at once, their tasks on ${embedded.names.join(', ')}`
+          : `embedded, ${concurrency} runs at once`,
+      );
     },
-    stop: async (graceMs) => {
+    stop: async (graceMs, closeHttp) => {
       await triggers.stop();
-      workers.stop();
       await dispatcher.drain(graceMs);
       await Promise.all([...followUps]);
+      // The workers are idle now: SIGTERM drains them, and held polls answer at once.
+      const workersStopped = embedded.stop(Math.max(graceMs, 1000));
+      workers.stop();
+      await workersStopped;
+      await closeHttp?.();
       executors.native.close?.();
       executors.container?.close?.();
       await db.destroy();

@@ -6,6 +6,8 @@ import { runJson, workflowJson, type PresentOptions } from '../transport/run-jso
 import type { ServerContext } from './context.js';
 import { notFound } from '../app/errors.js';
 import type { ViewRenderer } from '../app/live-views.js';
+import { isTerminal } from '../core/run/status.js';
+import { WORKER_OFFLINE_AFTER_MS } from './routes/workers.js';
 
 /** How long a rendered body is served (app/live-views.ts); signed links in it outlive that. */
 export const BODY_MAX_AGE_MS = 30_000;
@@ -45,8 +47,10 @@ export class RunView {
     const expires =
       Math.ceil((this.ctx.services.clock.now() + this.ctx.artifactUrlTtlMs + BODY_MAX_AGE_MS) / 60_000) *
       60_000;
+    const waiting = isTerminal(run.status) ? new Map<string, string>() : await this.waiting(run);
     return {
       mask: (text) => masker.maskText(text),
+      taskMessage: (task) => waiting.get(task.id),
       artifactUrl: (artifact, path) => {
         if (artifact.status !== 'success') return undefined;
         const index = this.artifactIndex(run, path, artifact);
@@ -55,6 +59,35 @@ export class RunView {
         return `${this.ctx.baseUrl()}${target}?expires=${expires}&signature=${signature}`;
       },
     };
+  }
+
+  /**
+   * The run's tasks queued for a worker while no connected worker could take them, with
+   * `waiting for a worker with tags […]`; a task a worker took (or one that could) has none.
+   */
+  private async waiting(run: RunRecord): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (!run.workflows.some((w) => w.tasks.some((t) => t.status === 'processing'))) return out;
+    const { store } = this.ctx.workers;
+    const queued = (await store.listOpenTasks()).filter((r) => r.runId === run.id && r.state === 'queued');
+    if (queued.length === 0) return out;
+    const now = this.ctx.services.clock.now();
+    const connected = (await store.listWorkers()).filter(
+      (w) => w.state === 'online' && now - w.lastSeenAt < WORKER_OFFLINE_AFTER_MS,
+    );
+    for (const row of queued) {
+      const able = connected.some((w) =>
+        row.tags.length === 0 ? w.untagged : row.tags.every((tag) => w.tags.includes(tag)),
+      );
+      if (!able)
+        out.set(
+          row.taskId,
+          row.tags.length === 0
+            ? "waiting for a worker that takes untagged tasks (conveyor worker --untagged, or the server's --embedded-workers)"
+            : `waiting for a worker with tags [${['self-hosted', ...row.tags].join(', ')}]`,
+        );
+    }
+    return out;
   }
 
   private artifactIndex(

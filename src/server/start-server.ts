@@ -22,16 +22,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await composed.stop(0);
     throw error;
   }
-  await composed.start();
+  // Embedded workers talk to the server over loopback (or the one address it listens on).
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const local = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host;
+  await composed.start(`http://${local.includes(':') ? `[${local}]` : local}:${port}`);
   let closing: Promise<void> | undefined;
   return {
     url,
     app,
     composed,
-    close: (graceMs = 30_000) =>
-      (closing ??= (async () => {
-        await app.close();
-        await composed.stop(graceMs);
-      })()),
+    close: (graceMs = 30_000) => (closing ??= composed.stop(graceMs, () => app.close())),
   };
 }

@@ -61,4 +61,12 @@ export const WORKER_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('worker_tasks').addColumn('log_bases_json', 'text').execute();
     },
   },
+  '0042_worker_untagged': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .alterTable('workers')
+        .addColumn('untagged', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };

@@ -63,6 +63,7 @@ export class SqlWorkerStore implements WorkerStore {
     const values = {
       token_id: w.tokenId,
       tags_json: JSON.stringify(w.tags),
+      untagged: w.untagged ? 1 : 0,
       slots: w.slots,
       running: w.running,
       version: w.version,
@@ -93,6 +94,7 @@ export class SqlWorkerStore implements WorkerStore {
       name: r.name,
       tokenId: r.token_id,
       tags: JSON.parse(r.tags_json) as string[],
+      untagged: num(r.untagged) === 1,
       slots: num(r.slots),
       running: num(r.running),
       version: r.version,
@@ -133,7 +135,7 @@ export class SqlWorkerStore implements WorkerStore {
   }
 
   async claimTask(
-    worker: { name: string; tags: readonly string[] },
+    worker: { name: string; tags: readonly string[]; untagged: boolean },
     lease: { now: number; until: number; tokenHash: string },
   ): Promise<WorkerTaskRow | undefined> {
     const have = new Set(worker.tags);
@@ -145,7 +147,8 @@ export class SqlWorkerStore implements WorkerStore {
       .limit(CLAIM_DEPTH)
       .execute();
     for (const c of candidates) {
-      if (!(JSON.parse(c.tags_json) as string[]).every((tag) => have.has(tag))) continue;
+      const tags = JSON.parse(c.tags_json) as string[];
+      if (tags.length === 0 ? !worker.untagged : !tags.every((tag) => have.has(tag))) continue;
       const res = await this.db
         .updateTable('worker_tasks')
         .set({

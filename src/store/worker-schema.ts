@@ -29,6 +29,8 @@ export interface WorkersTable {
   state: string;
   registered_at: number;
   last_seen_at: number;
+  /** 1: the worker also takes tasks that name no worker tag (embedded workers, `--untagged`). */
+  untagged: number;
 }
 
 /**

@@ -8,6 +8,8 @@ export interface PresentOptions {
     path: { workflow: string; task: string; cube: string },
   ): string | undefined;
   mask?(text: string): string;
+  /** Why a task is not running yet (`waiting for a worker with tags […]`), if it waits. */
+  taskMessage?(task: TaskRun): string | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -58,6 +60,8 @@ export interface TaskJson {
   progress: ProgressJson;
   relations: { needs: { name: string }[] };
   outputs: Record<string, string>;
+  /** Conveyor's: why the task is not running yet, while it waits for a worker. */
+  message?: string;
 }
 
 export interface WorkflowJson {
@@ -145,6 +149,7 @@ function taskJson(w: WorkflowRun, t: TaskRun, options: PresentOptions): TaskJson
     progress: progressJson(t.cubes, w, options, t),
     relations: { needs: t.needs.map((name) => ({ name })) },
     outputs: maskValues(t.outputs, options),
+    ...(options.taskMessage?.(t) ? { message: options.taskMessage(t) } : {}),
   };
 }
 

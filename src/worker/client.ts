@@ -18,6 +18,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Statuses that are answers, not failures to retry (default: every status below 500). */
   answers?: (status: number) => boolean;
+  /** Answer the body as bytes (a file), not parsed JSON. */
+  raw?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,13 +64,15 @@ export class WorkerClient {
           ...(options.body ? { body: options.body } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         });
-        const text = await response.text();
+        const bytes = Buffer.from(await response.arrayBuffer());
+        const text = bytes.toString('utf8');
         let body: unknown = undefined;
         try {
           body = text ? JSON.parse(text) : undefined;
         } catch {
           body = text;
         }
+        if (options.raw && response.status === 200) body = bytes;
         const code = (body as { error_code?: string } | undefined)?.error_code;
         if (code === 'LeaseLost') throw new LeaseLostError((body as { message?: string }).message);
         if ((options.answers ?? ((s: number) => s < 500 && s !== 429))(response.status))

@@ -8,7 +8,9 @@ import type { CubeRun } from '../core/run/model.js';
 import { systemClock } from '../ports/clock.js';
 import type { CubeProcessSpec, Executor } from '../ports/executor.js';
 import type { RunChanges } from '../ports/run-store.js';
+import type { ActionDeps } from '../app/actions/run-action.js';
 import { UploadingArtifactStore } from './artifact-upload.js';
+import { serverIdTokens, withRelease } from './task-extras.js';
 import { LeaseLostError, type WorkerClient } from './client.js';
 import type { TaskContainment } from './containment.js';
 import { UploadingLogStore } from './log-upload.js';
@@ -21,6 +23,8 @@ export interface TaskRunnerDeps {
   workDir: string;
   workerName: string;
   parallelism: number;
+  /** Runs GitHub Actions cubes (`uses:`); absent: they fail saying so. */
+  actions?: ActionDeps;
   log: (message: string) => void;
 }
 
@@ -102,6 +106,7 @@ export class TaskRunner {
       }
       const native = withWorkerName(deps.executors.native, deps.workerName);
       const container = deps.executors.container && withWorkerName(deps.executors.container, deps.workerName);
+      const workspaces = deps.workspaces.forTask(run.repoId, sha, a.task_id);
       this.engine = new RunEngine(
         {
           store: { applyChanges: (changes) => this.sendReport(changes) },
@@ -115,8 +120,10 @@ export class TaskRunner {
           ...(container ? { container } : {}),
           clock: systemClock,
           newId: randomUUID,
-          workspaces: deps.workspaces.forTask(run.repoId, sha, a.task_id),
+          workspaces: run.context.attachDir ? withRelease(workspaces, deps.client, this.lease) : workspaces,
           parallelism: deps.parallelism,
+          ...(deps.actions ? { actions: deps.actions } : {}),
+          idTokens: serverIdTokens(deps.client, this.lease),
         },
         run,
         a.secrets,

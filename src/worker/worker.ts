@@ -1,6 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { ActionDeps } from '../app/actions/run-action.js';
+import type { ImageBuilder } from '../ports/action-source.js';
+import { DEFAULT_ACTIONS_URL, GitActionSource } from '../workspace/action-cache.js';
 import type { Assignment } from '../app/task-dispatch.js';
 import { CubeSandbox } from '../executors/cube-sandbox.js';
 import { localExecutors } from '../executors/detect-runtime.js';
@@ -26,6 +29,10 @@ export interface WorkerOptions {
   drainMs: number;
   /** Environment the executors see (already scrubbed of the worker's own secrets). */
   env: NodeJS.ProcessEnv;
+  /** Also take tasks whose runs_on names no worker tag (embedded workers, `--untagged`). */
+  untagged?: boolean;
+  /** Cubes running at once in one task (default 4). */
+  parallelism?: number;
   log: (message: string) => void;
 }
 
@@ -52,6 +59,7 @@ export class Worker {
   private users!: CubeUsers;
   private workspaces!: WorkerWorkspaces;
   private wakePoll: (() => void) | undefined;
+  private actions!: ActionDeps;
 
   constructor(private readonly o: WorkerOptions) {
     this.name = o.name ?? hostname();
@@ -81,7 +89,8 @@ export class Worker {
     // The cube environment is built as the server builds it (from scratch, CONVEYOR_PASS_ENV);
     // native cubes get a ContainedExecutor per task (begin).
     const sandbox = new CubeSandbox({ hostEnv: this.o.env, isolate: true });
-    const { container } = localExecutors(this.o.env, undefined, sandbox);
+    const { container, images } = localExecutors(this.o.env, undefined, sandbox);
+    this.actions = workerActions(this.o.env, join(this.o.workDir, 'actions'), images);
     this.executors =
       this.o.executor === 'container' && container
         ? { native: container, container }
@@ -98,6 +107,7 @@ export class Worker {
         version: WORKER_VERSION,
         executor: this.o.executor,
         containment: this.containment.kind,
+        untagged: this.o.untagged === true,
       },
       signal: this.stop.signal,
     });
@@ -166,7 +176,8 @@ export class Worker {
         },
         workDir: resolve(this.o.workDir),
         workerName: this.name,
-        parallelism: 4,
+        parallelism: this.o.parallelism ?? 4,
+        actions: this.actions,
         log: this.o.log,
       },
       a,
@@ -186,6 +197,18 @@ export class Worker {
     this.done.add(job);
   }
 
+  /**
+   * The server that started this (embedded) worker is gone: every task is stopped at once, its
+   * processes ended, and nothing more is written; resolves once the processes are gone.
+   */
+  async abandon(why: string): Promise<void> {
+    this.draining = true;
+    this.stop.abort();
+    this.wakePoll?.();
+    for (const runner of this.runners.values()) runner.fence(why);
+    await Promise.race([Promise.all(this.done), new Promise((r) => setTimeout(r, 5000).unref())]);
+  }
+
   /** SIGTERM: no new task; what runs finishes within the grace period, then is canceled. */
   drain(): void {
     if (this.draining) return;
@@ -198,4 +221,15 @@ export class Worker {
     }, this.o.drainMs);
     timer.unref();
   }
+}
+
+/** GitHub Actions for `uses:` cubes, from CONVEYOR_ACTIONS_URL (as the server), cached in the work dir. */
+function workerActions(env: NodeJS.ProcessEnv, cacheDir: string, images?: ImageBuilder): ActionDeps {
+  const base = (env.CONVEYOR_ACTIONS_URL || DEFAULT_ACTIONS_URL).replace(/\/+$/, '');
+  return {
+    source: new GitActionSource(cacheDir, base),
+    ...(images ? { images } : {}),
+    node: process.execPath,
+    serverUrl: base,
+  };
 }

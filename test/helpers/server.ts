@@ -35,6 +35,8 @@ export async function startTestServer(
     offsetMs?: number;
     /** A fixed port (a restarted server must come back where the browser's streams reconnect). */
     port?: number;
+    /** `--embedded-workers N` (the server's default when absent). */
+    embeddedWorkers?: number;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir('conveyor-server-');
@@ -48,6 +50,7 @@ export async function startTestServer(
     dispatchPollMs: 200,
     leaseMs: 5000,
     clock,
+    ...(options.embeddedWorkers !== undefined ? { embeddedWorkers: options.embeddedWorkers } : {}),
     ...(options.artifactUrlTtlMs ? { artifactUrlTtlMs: options.artifactUrlTtlMs } : {}),
     env: {
       ...process.env,

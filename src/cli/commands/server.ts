@@ -10,6 +10,7 @@ export interface ServerFlags {
   dataDir?: string;
   databaseUrl?: string;
   concurrency?: string;
+  embeddedWorkers?: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -62,6 +63,13 @@ export async function serverCommand(flags: ServerFlags): Promise<number> {
   const concurrency = flags.concurrency ?? env.CONVEYOR_CONCURRENCY;
   if (concurrency !== undefined && !(Number(concurrency) >= 1))
     throw new UsageError(`--concurrency '${concurrency}' is not a positive number`);
+  const embedded = flags.embeddedWorkers ?? env.CONVEYOR_EMBEDDED_WORKERS;
+  if (
+    embedded !== undefined &&
+    embedded !== '' &&
+    !(Number.isInteger(Number(embedded)) && Number(embedded) >= 0)
+  )
+    throw new UsageError(`--embedded-workers '${embedded}' is not a whole number (0 for none)`);
   const level = pick<LogLevel>(flags.logLevel ?? env.CONVEYOR_LOG_LEVEL, LOG_LEVELS, '--log-level');
   const format = pick<LogFormat>(
     flags.logFormat ?? env.CONVEYOR_LOG_FORMAT,
@@ -83,6 +91,7 @@ export async function serverCommand(flags: ServerFlags): Promise<number> {
       ...(databaseUrl ? { databaseUrl } : {}),
       ...(env.CONVEYOR_PUBLIC_URL ? { publicUrl: env.CONVEYOR_PUBLIC_URL } : {}),
       ...(concurrency !== undefined ? { concurrency: Number(concurrency) } : {}),
+      ...(embedded !== undefined && embedded !== '' ? { embeddedWorkers: Number(embedded) } : {}),
       ...(env.CONVEYOR_TRIGGER_TICK_MS ? { triggerTickMs: Number(env.CONVEYOR_TRIGGER_TICK_MS) } : {}),
       ...(env.CONVEYOR_REPLICA_ID ? { replicaId: env.CONVEYOR_REPLICA_ID } : {}),
       env,

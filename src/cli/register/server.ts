@@ -14,6 +14,10 @@ export function addServerCommands(cli: Command): void {
     )
     .option('--concurrency <n>', 'runs executing at once (env CONVEYOR_CONCURRENCY)')
     .option(
+      '--embedded-workers <n>',
+      'conveyor worker processes this server starts for its tasks (env CONVEYOR_EMBEDDED_WORKERS; default 0)',
+    )
+    .option(
       '--log-level <level>',
       'fatal | error | warn | info | debug | trace | silent (env CONVEYOR_LOG_LEVEL; default info)',
     )

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 /** `conveyor worker`: runs a server's tasks on this host (docs/workers.md). */
 export function addWorkerCommand(cli: Command): void {
@@ -12,6 +12,10 @@ export function addWorkerCommand(cli: Command): void {
     .option('--slots <n>', 'tasks at once (default 1)')
     .option('--work-dir <dir>', 'task directories, caches and state (default ./conveyor-worker)')
     .option('--executor <kind>', 'native (default) or container')
+    .option('--untagged', 'also take tasks whose runs_on names no worker tag (docs/workers.md)')
+    .option('--parallelism <n>', 'cubes running at once in one task (default 4)')
+    // The server's own embedded workers: token on stdin, ends with the server (docs/workers.md).
+    .addOption(new Option('--embedded').hideHelp())
     .action(async (flags: import('../commands/worker.js').WorkerFlags) => {
       const { workerCommand } = await import('../commands/worker.js');
       process.exitCode = await workerCommand(flags);

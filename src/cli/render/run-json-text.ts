@@ -27,7 +27,9 @@ export function runTree(run: RunJson): string {
   for (const w of run.workflows) {
     lines.push(`${statusIcon(w.status)} ${pc.bold(w.slug)}${seconds(w.dates)}`);
     for (const t of w.tasks) {
-      lines.push(`  ${statusIcon(t.status)} ${t.slug}${seconds(t.dates)}`);
+      lines.push(
+        `  ${statusIcon(t.status)} ${t.slug}${seconds(t.dates)}${t.message ? pc.yellow(` ${t.message}`) : ''}`,
+      );
       for (const c of t.cubes) {
         const note = c.error_message ? pc.dim(` ${c.error_message}`) : '';
         lines.push(`    ${statusIcon(c.status)} ${c.slug}${seconds(c.dates)}${note}`);

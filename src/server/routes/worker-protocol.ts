@@ -6,11 +6,11 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { AppError, invalid } from '../../app/errors.js';
 import type { RunRecord } from '../../core/run/model.js';
 import type { TaskReport } from '../../app/remote-tasks.js';
-import { hashToken } from '../../app/secret-box.js';
 import type { WorkerTaskRow } from '../../ports/worker-store.js';
 import type { ServerContext } from '../context.js';
 import { advertiseRefs, uploadPack } from '../git-smart-http.js';
 import { plugin } from '../plugin.js';
+import { epochOf, taskLease } from './task-lease.js';
 
 const Name = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
 const RegisterBody = Type.Object({
@@ -20,6 +20,7 @@ const RegisterBody = Type.Object({
   version: Type.String({ maxLength: 64 }),
   executor: Type.String({ maxLength: 64 }),
   containment: Type.String({ maxLength: 64 }),
+  untagged: Type.Optional(Type.Boolean()),
 });
 type RegisterBody = Static<typeof RegisterBody>;
 const PollBody = Type.Object({
@@ -51,30 +52,9 @@ const LOG_CHUNK_LIMIT = 4 * 1024 * 1024;
 export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
   const hub = ctx.workers;
   const { clock } = ctx.services;
-  const registered = new Map<string, { tags: string[]; tokenId: string }>();
-
-  /** The lease a task token holds, checked against the path's task and the epoch given. */
-  const lease = async (request: FastifyRequest, taskId: string, epoch?: number): Promise<WorkerTaskRow> => {
-    const match = /^Bearer\s+(\S+)$/i.exec((request.headers.authorization ?? '').trim());
-    const basic = /^Basic\s+(\S+)$/i.exec((request.headers.authorization ?? '').trim());
-    const token =
-      match?.[1] ?? (basic?.[1] ? Buffer.from(basic[1], 'base64').toString().split(':')[1] : undefined);
-    if (!token) throw new AppError('Unauthenticated', 'send "Authorization: Bearer <task token>"');
-    const row = await hub.store.findTaskByToken(hashToken(token));
-    if (
-      !row ||
-      row.taskId !== taskId ||
-      row.state !== 'leased' ||
-      (epoch !== undefined && row.epoch !== epoch)
-    )
-      throw new AppError('LeaseLost', `this worker holds no lease on task ${taskId} any more; stop the task`);
-    return row;
-  };
-  const epochOf = (request: FastifyRequest): number => {
-    const value = Number((request.query as Record<string, string>).epoch);
-    if (!Number.isInteger(value)) throw invalid('give the lease epoch as ?epoch=N');
-    return value;
-  };
+  const registered = new Map<string, { tags: string[]; tokenId: string; untagged: boolean }>();
+  const lease = (request: FastifyRequest, taskId: string, epoch?: number) =>
+    taskLease(hub, request, taskId, epoch);
 
   return plugin((app) => {
     app.addContentTypeParser(
@@ -98,6 +78,7 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
           name: body.name,
           tokenId: token.id,
           tags: [...new Set(body.tags)].sort(),
+          untagged: body.untagged === true,
           slots: body.slots,
           running: 0,
           version: body.version,
@@ -107,9 +88,9 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
           registeredAt: now,
           lastSeenAt: now,
         });
-        registered.set(body.name, { tags: body.tags, tokenId: token.id });
+        registered.set(body.name, { tags: body.tags, tokenId: token.id, untagged: body.untagged === true });
         ctx.log(
-          `worker ${body.name} joined: tags [${body.tags.join(', ')}], ${body.slots} slot(s), ${body.executor}, ${body.containment}`,
+          `worker ${body.name} joined: tags [${body.tags.join(', ')}]${body.untagged ? ' and untagged tasks' : ''}, ${body.slots} slot(s), ${body.executor}, ${body.containment}`,
         );
         return { name: body.name, lease_ms: hub.dispatch.o.leaseMs, poll_ms: 25_000 };
       },
@@ -134,7 +115,11 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
           const cancel = await hub.dispatch.cancelsFor(body.tasks);
           if (cancel.length > 0) return { task: null, cancel };
           if (body.free_slots > 0 && !body.draining) {
-            const task = await hub.dispatch.claim({ name: body.name, tags: worker.tags });
+            const task = await hub.dispatch.claim({
+              name: body.name,
+              tags: worker.tags,
+              untagged: worker.untagged,
+            });
             if (task) return { task, cancel: [] };
           }
           const left = deadline - clock.now();

@@ -31,6 +31,7 @@ export function workerJson(w: WorkerRecord, now: number) {
   return {
     name: w.name,
     tags: w.tags,
+    untagged: w.untagged,
     slots: w.slots,
     running: w.running,
     version: w.version,

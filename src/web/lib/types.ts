@@ -28,6 +28,8 @@ export interface Task {
   status: string;
   cubes: Cube[];
   relations: { needs: { name: string }[] };
+  /** Why the task is not running yet (`waiting for a worker with tags […]`). */
+  message?: string;
 }
 
 export interface Workflow {

@@ -104,6 +104,22 @@ export function RunPage(props: { org: string; repo: string; slug: string }) {
           >
             <span style={{ width: `${progress}%` }} />
           </div>
+          {r.workflows.some((w) => w.tasks.some((t) => t.message)) && (
+            <section class="card" aria-label="Waiting">
+              <h2>Waiting</h2>
+              <ul>
+                {r.workflows.flatMap((w) =>
+                  w.tasks
+                    .filter((t) => t.message)
+                    .map((t) => (
+                      <li key={`${w.slug}/${t.slug}`}>
+                        {w.slug}/{t.slug}: {t.message}
+                      </li>
+                    )),
+                )}
+              </ul>
+            </section>
+          )}
           {r.error_messages.length > 0 && (
             <section class="card error-box" aria-label="Errors">
               <h2>Why it failed</h2>

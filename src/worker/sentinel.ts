@@ -72,6 +72,7 @@ export class Sentinel {
     const child = this.child;
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.ref(); // unreferenced while it watches: the wait for its exit must keep the worker alive
     child.stdin?.end();
     await exited;
   }

@@ -36,14 +36,19 @@ function withWorkerName(executor: Executor, name: string): Executor {
   };
 }
 
-function report(cube: CubeRun): CubeReport {
+/** A cube canceled on the worker (drain, cancel) carries the reason to the server's run. */
+function report(cube: CubeRun, cancelReason?: string): CubeReport {
+  const errorMessage =
+    cube.status === 'canceled' && cancelReason && cube.errorMessage?.startsWith('canceled while running')
+      ? `canceled while running (${cancelReason}); its processes were ended`
+      : cube.errorMessage;
   return {
     id: cube.id,
     status: cube.status,
     ...(cube.dates.startedAt !== undefined ? { startedAt: cube.dates.startedAt } : {}),
     ...(cube.dates.finishedAt !== undefined ? { finishedAt: cube.dates.finishedAt } : {}),
     ...(cube.exitCode !== undefined ? { exitCode: cube.exitCode } : {}),
-    ...(cube.errorMessage !== undefined ? { errorMessage: cube.errorMessage } : {}),
+    ...(errorMessage !== undefined ? { errorMessage } : {}),
     outputs: cube.outputs,
     artifacts: cube.artifacts,
   };
@@ -59,6 +64,7 @@ function report(cube: CubeRun): CubeReport {
 export class TaskRunner {
   private engine: RunEngine | undefined;
   private fenced = false;
+  private cancelReason: string | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private reporting: Promise<unknown> = Promise.resolve();
   readonly lease: { taskId: string; epoch: number; token: string };
@@ -76,6 +82,7 @@ export class TaskRunner {
   }
 
   cancel(reason: string): void {
+    this.cancelReason ??= reason;
     this.engine?.cancel(reason);
   }
 
@@ -169,7 +176,7 @@ export class TaskRunner {
 
   /** Reports the engine's changed cubes; reports are sent in order, one at a time. */
   private sendReport(changes: RunChanges): Promise<void> {
-    const cubes = (changes.cubes ?? []).map(report);
+    const cubes = (changes.cubes ?? []).map((cube) => report(cube, this.cancelReason));
     if (cubes.length === 0 || this.fenced) return Promise.resolve();
     const send = () =>
       this.deps.client
@@ -194,7 +201,12 @@ export class TaskRunner {
           `/worker/v1/tasks/${this.a.task_id}/report`,
           {
             token: this.a.token,
-            json: { epoch: this.a.epoch, cubes: cubes.map(report), final: true, logs: await logs.digests() },
+            json: {
+              epoch: this.a.epoch,
+              cubes: cubes.map((cube) => report(cube, this.cancelReason)),
+              final: true,
+              logs: await logs.digests(),
+            },
           },
         );
         if (got.status === 200) return;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CheckoutDef } from '../core/config/model.js';
 import type { TaskDirs, WorkspaceProvider } from '../ports/workspace-provider.js';
@@ -30,6 +30,7 @@ export class WorkerWorkspaces {
   /** Makes the work dir's layout and modes (see the class comment). */
   async prepareLayout(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
+    if (!this.sharedClones) await mustBeReachable(this.workDir);
     await chmod(this.workDir, 0o711);
     const modes: [string, number][] = [
       ['tasks', 0o711],
@@ -107,5 +108,16 @@ export class WorkerWorkspaces {
         await rm(dirs.root, { recursive: true, force: true });
       },
     };
+  }
+}
+
+/** Cubes of other users reach their task directory only if every parent of the work dir is searchable. */
+async function mustBeReachable(workDir: string): Promise<void> {
+  for (let at = dirname(workDir); ; at = dirname(at)) {
+    if (((await stat(at)).mode & 0o001) === 0)
+      throw new Error(
+        `cubes run as other users and cannot reach ${workDir}: ${at} is not searchable by others (chmod o+x ${at}, or choose a --work-dir such as /var/lib/conveyor-worker)`,
+      );
+    if (dirname(at) === at) return;
   }
 }

@@ -85,7 +85,12 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
       log('the server is gone: stopping every task');
       void worker.abandon('the server that ran this embedded worker stopped').finally(() => process.exit(0));
     });
-  await worker.start();
+  await worker.start().catch((error: unknown) => {
+    // A work dir, user or containment the worker cannot set up: one line, not a stack trace.
+    throw new UsageError(
+      `the worker could not start: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  });
   process.stdout.write(`worker ${worker.name} connected to ${servers.join(', ')}\n`);
   await worker.run();
   log('stopped');

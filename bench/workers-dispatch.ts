@@ -45,6 +45,10 @@ interface Sample {
   ready: number;
   /** POST of the run -> cube's first line. */
   request: number;
+  /** Task ready -> the executing engine marks the cube started (claim, hand-over, workspace). */
+  toEngine: number;
+  /** The engine marks the cube started -> its first line (spawn, cgroup join, shell start). */
+  spawn: number;
   runId: string;
 }
 
@@ -68,8 +72,16 @@ async function samples(
     const started = stamp(
       marks ? readFileSync(join(marks, `run-${slug}`), 'utf8') : await cubeLog(via, slug, `${workflow}/t/c`),
     );
-    const ready = Date.parse(run.workflows[0]?.tasks[0]?.dates.started_at ?? '');
-    out.push({ ready: started - ready, request: started - t0, runId: run.id });
+    const task = run.workflows[0]?.tasks[0];
+    const ready = Date.parse(task?.dates.started_at ?? '');
+    const engine = Date.parse(task?.cubes[0]?.dates.started_at ?? '');
+    out.push({
+      ready: started - ready,
+      request: started - t0,
+      toEngine: engine - ready,
+      spawn: started - engine,
+      runId: run.id,
+    });
   }
   return out;
 }
@@ -165,25 +177,28 @@ export async function dispatchOneServer(count: number, blocks: number): Promise<
       });
       return got;
     };
+    const also = (got: Sample[], key: keyof Sample, what: string) =>
+      figures.push({
+        what,
+        values: got.map((s) => s[key] as number),
+        load: figures.at(-1)?.load ?? '',
+        blocks,
+      });
+    const parts = (got: Sample[]) => {
+      also(got, 'toEngine', '    of which: ready -> engine marks the cube started');
+      also(got, 'spawn', '    of which: engine marks it started -> first line');
+    };
     const bare = await measure('(a) ready -> cube started, no checkout, one server', 'bare', count, 50);
-    figures.push({
-      what: '    same runs: run request -> cube started',
-      values: bare.map((s) => s.request),
-      load: figures.at(-1)?.load ?? '',
-      blocks,
-    });
-    await measure('(b) ready -> cube started, checkout from the worker cache', 'checkout', count, 150);
+    parts(bare);
+    also(bare, 'request', '    same runs: run request -> cube started');
+    parts(await measure('(b) ready -> cube started, checkout from the worker cache', 'checkout', count, 150));
     const local = await measure(
       'baseline: ready -> cube started, same task on the server itself',
       'local',
       Math.max(50, Math.floor(count / 5)),
     );
-    figures.push({
-      what: '    same runs: run request -> cube started',
-      values: local.map((s) => s.request),
-      load: figures.at(-1)?.load ?? '',
-      blocks,
-    });
+    parts(local);
+    also(local, 'request', '    same runs: run request -> cube started');
     const load = loadAverage();
     figures.push({
       what: 'baseline: GET /healthz round trip',

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median } from './harness.js';
 import {
   cpuMs,
   finishRun,
@@ -130,13 +131,17 @@ async function idleWorkers(url: string, token: string, count: number, processes:
   return children;
 }
 
-/** CPU (% of one core) and RSS of the server over `seconds`. */
+/** CPU (% of one core) of the server over `seconds`, and its RSS (median of one sample a second). */
 async function sample(server: ServerProc, seconds: number) {
   const c0 = cpuMs(server.pid).self;
   const t0 = performance.now();
-  await sleep(seconds * 1000);
+  const rss: number[] = [];
+  for (let i = 0; i < seconds; i++) {
+    await sleep(1000);
+    rss.push(rssMb(server.pid));
+  }
   const cpuPct = ((cpuMs(server.pid).self - c0) / (performance.now() - t0)) * 100;
-  return { cpuPct, rss: rssMb(server.pid) };
+  return { cpuPct, rss: median(rss) };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { WORKER_LOCATION } from '../app/task-dispatch.js';
 import type { ArtifactFile } from '../core/run/model.js';
 import type { ArtifactKey, ArtifactStore } from '../ports/artifact-store.js';
-import type { WorkerClient } from './client.js';
+import { LeaseLostError, type Lease, type WorkerClient } from './client.js';
 
 /**
  * The worker's artifact store: each file is uploaded to the server with its sha256, which the
@@ -13,7 +13,7 @@ import type { WorkerClient } from './client.js';
 export class UploadingArtifactStore implements ArtifactStore {
   constructor(
     private readonly client: WorkerClient,
-    private readonly lease: { taskId: string; epoch: number; token: string },
+    private readonly lease: Lease,
     /** Cube ids by cube slug (the artifact key names the cube by slug). */
     private readonly cubeIds: Map<string, string>,
   ) {}
@@ -24,11 +24,12 @@ export class UploadingArtifactStore implements ArtifactStore {
     const body = Buffer.concat(parts);
     const sha256 = createHash('sha256').update(body).digest('hex');
     const cubeId = this.cubeIds.get(key.cube) ?? key.cube;
-    const { taskId, epoch, token } = this.lease;
+    const { taskId, epoch, token, signal } = this.lease;
+    if (signal.aborted) throw new LeaseLostError('the worker stopped the task: its lease is gone');
     const got = await this.client.call<ArtifactFile & { message?: string }>(
       'PUT',
       `/worker/v1/tasks/${taskId}/artifacts/${cubeId}?epoch=${epoch}&path=${encodeURIComponent(relativePath)}`,
-      { token, body, headers: { 'x-content-sha256': sha256 } },
+      { token, body, headers: { 'x-content-sha256': sha256 }, attemptMs: 60_000 + body.length / 1024 },
     );
     if (got.status !== 201)
       throw new Error(`the server refused ${relativePath}: ${got.body.message ?? got.status}`);
@@ -38,7 +39,8 @@ export class UploadingArtifactStore implements ArtifactStore {
 
   async remove(key: ArtifactKey, relativePath: string): Promise<void> {
     const cubeId = this.cubeIds.get(key.cube) ?? key.cube;
-    const { taskId, epoch, token } = this.lease;
+    const { taskId, epoch, token, signal } = this.lease;
+    if (signal.aborted) return;
     await this.client.call(
       'DELETE',
       `/worker/v1/tasks/${taskId}/artifacts/${cubeId}?epoch=${epoch}&path=${encodeURIComponent(relativePath)}`,

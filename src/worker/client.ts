@@ -4,6 +4,14 @@ export interface Answer<T = Record<string, unknown>> {
   body: T;
 }
 
+/** One lease of a task as the worker holds it; `signal` fires when the worker fenced itself. */
+export interface Lease {
+  taskId: string;
+  epoch: number;
+  token: string;
+  signal: AbortSignal;
+}
+
 /** The lease is gone (409 LeaseLost): the worker must stop the task and write nothing more for it. */
 export class LeaseLostError extends Error {}
 
@@ -16,6 +24,12 @@ export interface CallOptions {
   /** Give up after this long of failing attempts (default: keep trying). */
   retryForMs?: number;
   signal?: AbortSignal;
+  /**
+   * Give up on one attempt after this long and try again (default 30 s, a file 5 min). Over a silent network
+   * cut a request gets no error, only silence (the socket waits for headers for minutes), so
+   * without it a heartbeat or an upload would hang until TCP gives up.
+   */
+  attemptMs?: number;
   /** Statuses that are answers, not failures to retry (default: every status below 500). */
   answers?: (status: number) => boolean;
   /** Answer the body as bytes (a file), not parsed JSON. */
@@ -23,6 +37,7 @@ export interface CallOptions {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const ATTEMPT_MS = 30_000;
 
 /**
  * The worker's HTTP client: tries each server URL in turn, retries connection errors, 5xx and
@@ -51,6 +66,10 @@ export class WorkerClient {
     let failures = 0;
     for (;;) {
       options.signal?.throwIfAborted();
+      const attempt = AbortSignal.timeout(
+        Math.ceil(options.attemptMs ?? (options.raw ? 10 * ATTEMPT_MS : ATTEMPT_MS)),
+      );
+      const signal = options.signal ? AbortSignal.any([options.signal, attempt]) : attempt;
       try {
         const response = await fetch(`${this.server}${path}`, {
           method,
@@ -62,7 +81,7 @@ export class WorkerClient {
           },
           ...(options.json !== undefined ? { body: JSON.stringify(options.json) } : {}),
           ...(options.body ? { body: options.body } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
+          signal,
         });
         const bytes = Buffer.from(await response.arrayBuffer());
         const text = bytes.toString('utf8');

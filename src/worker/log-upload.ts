@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { FileLogStore } from '../logs/file-log-store.js';
 import type { LogLine, LogPage, LogSink, LogStore } from '../ports/log-store.js';
-import { LeaseLostError, type WorkerClient } from './client.js';
+import { LeaseLostError, type Lease, type WorkerClient } from './client.js';
 
 /** Upload at most this much per request; flush at least every FLUSH_MS. */
 const CHUNK = 256 * 1024;
@@ -31,7 +31,7 @@ export class UploadingLogStore implements LogStore {
     private readonly dir: string,
     private readonly runId: string,
     private readonly client: WorkerClient,
-    private readonly lease: { taskId: string; epoch: number; token: string },
+    private readonly lease: Lease,
     private readonly onFenced: () => void,
   ) {
     this.spool = new FileLogStore(dir);
@@ -96,7 +96,7 @@ export class UploadingLogStore implements LogStore {
 
   private async uploadNow(log: CubeLog): Promise<void> {
     for (;;) {
-      if (this.fenced) return;
+      if (this.fenced || this.lease.signal.aborted) return;
       const size = await this.spool.size(this.runId, log.cubeId);
       if (log.sent >= size) return;
       const chunk = await this.spool.readBytes(
@@ -137,6 +137,14 @@ export class UploadingLogStore implements LogStore {
       log.timer = undefined;
       await log.uploading?.catch(() => undefined);
       await this.upload(log);
+    }
+  }
+
+  /** Waits for the uploads in flight (after a fence: until the server refused them, 409). */
+  async settle(): Promise<void> {
+    for (const log of this.cubes.values()) {
+      clearTimeout(log.timer);
+      await log.uploading?.catch(() => undefined);
     }
   }
 

@@ -11,7 +11,7 @@ import type { RunChanges } from '../ports/run-store.js';
 import type { ActionDeps } from '../app/actions/run-action.js';
 import { UploadingArtifactStore } from './artifact-upload.js';
 import { serverIdTokens, withRelease } from './task-extras.js';
-import { LeaseLostError, type WorkerClient } from './client.js';
+import { LeaseLostError, type Lease, type WorkerClient } from './client.js';
 import type { TaskContainment } from './containment.js';
 import { UploadingLogStore } from './log-upload.js';
 import type { WorkerWorkspaces } from './workspaces.js';
@@ -66,15 +66,25 @@ export class TaskRunner {
   private fenced = false;
   private cancelReason: string | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private beating = 0;
+  private renewedSentAt = 0;
   private reporting: Promise<unknown> = Promise.resolve();
-  readonly lease: { taskId: string; epoch: number; token: string };
+  readonly lease: Lease;
+  /**
+   * Fires when the worker fenced itself: no new write starts for this lease. Writes already in
+   * flight go on retrying; the server refuses them (409) once the lease moved on.
+   */
+  private readonly stopped = new AbortController();
+  /** When the assignment arrived: the claim, which started the lease, was before that. */
+  private readonly leasedAt = Date.now();
 
   constructor(
     private readonly deps: TaskRunnerDeps,
     private readonly a: Assignment,
     private readonly containment: TaskContainment,
   ) {
-    this.lease = { taskId: a.task_id, epoch: a.epoch, token: a.token };
+    this.lease = { taskId: a.task_id, epoch: a.epoch, token: a.token, signal: this.stopped.signal };
   }
 
   get taskId(): string {
@@ -88,8 +98,10 @@ export class TaskRunner {
 
   /** The lease is gone: stop the task's processes and write nothing more. */
   fence(why: string): void {
-    if (this.fenced) return;
+    if (this.fenced) return this.deps.log(`task ${this.a.task_id}: ${why} (stopped already)`);
     this.fenced = true;
+    this.stopped.abort();
+    clearTimeout(this.watchdog);
     this.deps.log(`task ${this.a.task_id}: ${why}; stopping it`);
     this.engine?.cancel(why);
     void this.containment.end();
@@ -106,6 +118,8 @@ export class TaskRunner {
     );
     const sha = run.context.commit?.sha;
     this.heartbeat = setInterval(() => void this.beat(), Math.max(100, a.lease_ms / 3));
+    // The claim started the lease just before its answer arrived (the margin covers the trip).
+    this.armWatchdog(this.leasedAt);
     try {
       if (sha && run.workflows[0]?.spec.checkout.enabled !== false) {
         const url = `${deps.client.server}${a.git_path}`;
@@ -150,27 +164,56 @@ export class TaskRunner {
     }
     await this.reporting.catch(() => undefined);
     if (!this.fenced) await this.finish(logs, task.cubes);
+    // Fenced: nothing new is sent, and what was in flight ends refused once the link is back.
+    else await logs.settle();
     clearInterval(this.heartbeat);
+    clearTimeout(this.watchdog);
     await rm(spool, { recursive: true, force: true });
   }
 
+  /**
+   * The lease runs out at the server no sooner than `lease_ms` after the server got the last
+   * renewal, which is after the worker sent it: so a worker that stops once `lease_ms` passed
+   * since it sent its last answered renewal stops before the server can hand the task on.
+   */
+  private armWatchdog(sentAt: number): void {
+    clearTimeout(this.watchdog);
+    const left = sentAt + this.a.lease_ms - Math.min(1000, this.a.lease_ms / 10) - Date.now();
+    this.watchdog = setTimeout(
+      () => this.fence(`the lease could not be renewed for ${Math.round(this.a.lease_ms / 1000)} s`),
+      Math.max(0, left),
+    );
+  }
+
+  /**
+   * Renews the lease. A slow answer is waited for (an overloaded server still renews when it gets
+   * to the request), while the next beats go out beside it, up to three at a time.
+   */
   private async beat(): Promise<void> {
-    if (this.fenced) return;
+    if (this.fenced || this.beating >= 3) return;
+    this.beating++;
+    const sentAt = Date.now();
     try {
       const got = await this.deps.client.call<{ state?: string; reason?: string }>(
         'POST',
         `/worker/v1/tasks/${this.a.task_id}/heartbeat`,
-        { token: this.a.token, json: { epoch: this.a.epoch }, retryForMs: this.a.lease_ms },
+        {
+          token: this.a.token,
+          json: { epoch: this.a.epoch },
+          retryForMs: this.a.lease_ms,
+          attemptMs: this.a.lease_ms,
+        },
       );
+      if (!this.fenced && sentAt > this.renewedSentAt) {
+        this.renewedSentAt = sentAt;
+        this.armWatchdog(sentAt);
+      }
       if (got.body.state === 'canceling') this.cancel(got.body.reason ?? 'canceled');
     } catch (error) {
-      // A worker that could not renew for a whole lease stops the task itself: the server has
-      // given it to another worker by now.
-      this.fence(
-        error instanceof LeaseLostError
-          ? 'the server says the lease is gone'
-          : 'the lease could not be renewed',
-      );
+      // The watchdog stops a task whose lease could not be renewed; a refusal stops it at once.
+      if (error instanceof LeaseLostError) this.fence('the server says the lease is gone');
+    } finally {
+      this.beating--;
     }
   }
 
@@ -179,14 +222,17 @@ export class TaskRunner {
     const cubes = (changes.cubes ?? []).map((cube) => report(cube, this.cancelReason));
     if (cubes.length === 0 || this.fenced) return Promise.resolve();
     const send = () =>
-      this.deps.client
-        .call('POST', `/worker/v1/tasks/${this.a.task_id}/report`, {
-          token: this.a.token,
-          json: { epoch: this.a.epoch, cubes },
-        })
-        .catch((error: unknown) => {
-          if (error instanceof LeaseLostError) this.fence('the server refused a report: the lease is gone');
-        });
+      this.fenced
+        ? undefined
+        : this.deps.client
+            .call('POST', `/worker/v1/tasks/${this.a.task_id}/report`, {
+              token: this.a.token,
+              json: { epoch: this.a.epoch, cubes },
+            })
+            .catch((error: unknown) => {
+              if (error instanceof LeaseLostError)
+                this.fence('the server refused a report: the lease is gone');
+            });
     this.reporting = this.reporting.then(send, send);
     return Promise.resolve();
   }
@@ -216,6 +262,7 @@ export class TaskRunner {
       } catch (error) {
         if (error instanceof LeaseLostError)
           return this.fence('the final report was refused: the lease is gone');
+        if (this.fenced) return;
         throw error;
       }
     }

@@ -138,6 +138,8 @@ export class Worker {
             draining: this.draining,
           },
           signal: held.signal,
+          // A poll answers within wait_ms; silence beyond that is a cut link (docs/workers.md).
+          attemptMs: 25_000 + 10_000,
         });
         if (got.status === 409) {
           await this.register();

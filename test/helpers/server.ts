@@ -37,12 +37,14 @@ export async function startTestServer(
     port?: number;
     /** `--embedded-workers N` (the server's default when absent). */
     embeddedWorkers?: number;
+    /** The address to listen on (default 127.0.0.1), e.g. the root end of a test's veth pair. */
+    host?: string;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir('conveyor-server-');
   const clock = { offsetMs: options.offsetMs ?? 0, now: () => Date.now() + clock.offsetMs };
   const server = await startServer({
-    host: '127.0.0.1',
+    host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
     dataDir,
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),

@@ -110,8 +110,8 @@ const LATENCY_CONFIG = (workflow: string, checkout: boolean) =>
  * `checkout` workflow clones the repository for its task first, as every real run does; the
  * `bare` one has checkout disabled, which leaves Conveyor's own overhead.
  */
-async function latency(runs: number): Promise<(string | number)[][]> {
-  const server = await serverProcess();
+async function latency(runs: number, env: Record<string, string> = {}): Promise<(string | number)[][]> {
+  const server = await serverProcess(env);
   try {
     await register(
       server.api,
@@ -334,10 +334,10 @@ function tinyRun(repoId: string, at: number): RunRecord {
 }
 
 /** `conveyor server` as its own process, as in production, so the benchmark's requests do not share its event loop. */
-async function serverProcess() {
+async function serverProcess(env: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-bench-proc-'));
   const child = spawn(CONVEYOR, ['server', '--port', '0', '--data-dir', dataDir], {
-    env: { ...process.env, CONVEYOR_ADMIN_TOKEN: TOKEN },
+    env: { ...process.env, CONVEYOR_ADMIN_TOKEN: TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const url = await new Promise<string>((resolve) => {
@@ -378,14 +378,75 @@ async function idleRss(): Promise<(string | number)[][]> {
   }
 }
 
+/** One run of 3 tasks x 100 sequential `true` cubes through the server: request to run ended. */
+async function bulkRun(runs: number, env: Record<string, string> = {}): Promise<(string | number)[]> {
+  const server = await serverProcess(env);
+  try {
+    const tasks = [0, 1, 2]
+      .map((t) => {
+        const cubes = Array.from({ length: 100 }, (_, c) => `          - {name: c${c}, script: ['true']}`);
+        return `      - name: t${t}\n        cubes:\n${cubes.join('\n')}`;
+      })
+      .join('\n');
+    await register(server.api, `workflows:\n  w:\n    tasks:\n${tasks}\n`);
+    const took: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const run = await server.api<{ slug: string }>('POST', '/repos/b/r/cicd/runs', {
+        workflows: [{ name: 'w' }],
+      });
+      const events = await fetch(`${server.url}/repos/b/r/cicd/runs/${run.slug}/events`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      const status = /"status":"(\w+)"[^\n]*\n\n$/.exec(await events.text())?.[1];
+      if (status !== 'success') throw new Error(`run ${run.slug} ended ${status}`);
+      took.push(performance.now() - t0);
+    }
+    return ['request -> run of 300 cubes ended', fmt(percentile(took, 50)), fmt(percentile(took, 99)), ''];
+  } finally {
+    await server.close();
+  }
+}
+
+/**
+ * The run path with the server's embedded worker (the default: every task through the worker
+ * protocol) against the same server running tasks in its own process (CONVEYOR_TASKS_IN_PROCESS=1,
+ * the way before embedded workers), measured in the same run; the last column is the ratio of p50s.
+ */
+async function latencyBeforeAfter(runs: number): Promise<(string | number)[][]> {
+  const inProcess = { CONVEYOR_TASKS_IN_PROCESS: '1' };
+  const before = [...(await latency(runs, inProcess)), await bulkRun(Math.max(3, runs / 20), inProcess)];
+  const after = [...(await latency(runs)), await bulkRun(Math.max(3, runs / 20))];
+  const rows: (string | number)[][] = [];
+  for (const [i, row] of after.entries()) {
+    const base = before[i] ?? [];
+    rows.push([
+      `${String(base[0])}, in-process (before)`,
+      base[1] ?? '',
+      base[2] ?? '',
+      base[3] ?? '',
+      '1.00',
+    ]);
+    const ratio = Number(row[1]) / Number(base[1]);
+    rows.push([
+      `${String(row[0])}, embedded worker`,
+      row[1] ?? '',
+      row[2] ?? '',
+      row[3] ?? '',
+      ratio.toFixed(2),
+    ]);
+  }
+  return rows;
+}
+
 /** Every server benchmark; BENCH_SERVER_PARTS=latency,load,list,rss,deploy picks some. */
 export async function benchServerAll(runs: number): Promise<void> {
   const parts = (process.env.BENCH_SERVER_PARTS ?? 'latency,load,list,rss,deploy').split(',');
   if (parts.includes('latency'))
     printTable(
       `Server latency over ${runs * 40} runs (ms)`,
-      ['path', 'p50', 'p99', 'target p99'],
-      await latency(runs * 40),
+      ['path', 'p50', 'p99', 'target p99', 'p50 vs in-process'],
+      await latencyBeforeAfter(runs * 40),
     );
   if (parts.includes('load'))
     printTable(

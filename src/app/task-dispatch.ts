@@ -162,10 +162,18 @@ export class TaskDispatch implements RemoteTasks {
   }
 
   /** Leases the oldest task this worker may take, or answers undefined. */
-  async claim(worker: { name: string; tags: string[]; untagged: boolean }): Promise<Assignment | undefined> {
+  /**
+   * `ownOnly`: the worker is one of this server's embedded workers, which take only the tasks of
+   * runs this server executes (it holds their secrets; its mirror has their commits).
+   */
+  async claim(
+    worker: { name: string; tags: string[]; untagged: boolean },
+    ownOnly = false,
+  ): Promise<Assignment | undefined> {
     const token = `cvt_${newToken()}`;
     const now = this.o.clock.now();
-    const row = await this.o.store.claimTask(worker, {
+    if (ownOnly && this.local.size === 0) return undefined;
+    const row = await this.o.store.claimTask(ownOnly ? { ...worker, only: [...this.local.keys()] } : worker, {
       now,
       until: now + this.o.leaseMs,
       tokenHash: hashToken(token),
@@ -199,6 +207,17 @@ export class TaskDispatch implements RemoteTasks {
     if (!local) throw new AppError('Conflict', `task ${taskId} is not executed by this server; try again`);
     if (!local.idToken) throw new AppError('ValidationError', 'this server has no id token issuer');
     return local.idToken(name);
+  }
+
+  /**
+   * A run ended without its engine (its server died): the tasks it had handed to workers end too,
+   * so that no lease of a dead run is retried.
+   */
+  async endRun(runId: string, message: string): Promise<void> {
+    const now = this.o.clock.now();
+    for (const row of await this.o.store.listOpenTasks())
+      if (row.runId === runId && !this.local.has(row.taskId))
+        await this.o.store.abandonTask(row.taskId, row.epoch, message, now);
   }
 
   /** The tasks among `taskIds` that were asked to cancel, with why. */

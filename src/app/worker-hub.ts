@@ -18,6 +18,9 @@ export class WorkerHub {
   /** Set once the server stops: held polls answer at once. */
   closing = false;
 
+  /** The token of this server's embedded workers (server/embedded-workers.ts), once they started. */
+  embeddedTokenId: string | undefined;
+
   constructor(
     readonly store: WorkerStore,
     private readonly clock: Clock,

@@ -63,7 +63,7 @@ export interface WorkerTaskRow {
  * Contract: every task transition is a compare-and-set on (task, state, epoch), so two replicas or
  * two workers racing for one task see exactly one winner; the loser gets `undefined`/`false`.
  * `claim` hands out the oldest queued task whose tags are all among the worker's tags; a task
- * with no tags only to a worker that takes untagged tasks.
+ * with no tags only to a worker that takes untagged tasks; with `only`, one of those task ids.
  */
 export interface WorkerStore {
   insertToken(token: WorkerTokenRecord, hash: string): Promise<void>;
@@ -77,7 +77,7 @@ export interface WorkerStore {
 
   enqueueTask(row: WorkerTaskRow): Promise<void>;
   claimTask(
-    worker: { name: string; tags: readonly string[]; untagged: boolean },
+    worker: { name: string; tags: readonly string[]; untagged: boolean; only?: readonly string[] },
     lease: { now: number; until: number; tokenHash: string },
   ): Promise<WorkerTaskRow | undefined>;
   findTask(taskId: string): Promise<WorkerTaskRow | undefined>;

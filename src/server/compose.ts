@@ -50,8 +50,8 @@ export interface ServerConfig {
   /** Cubes running at once inside one run (inside one task on an embedded worker). */
   parallelism?: number;
   /**
-   * `conveyor worker` child processes that run this server's tasks (docs/workers.md); 0: none,
-   * and tasks that name no worker tag run inside the server's process.
+   * `conveyor worker` child processes that run this server's tasks (docs/workers.md; default 1);
+   * 0: none, and tasks that name no worker tag wait for a `conveyor worker --untagged`.
    */
   embeddedWorkers?: number;
   triggerTickMs?: number;
@@ -170,7 +170,9 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const followUps = new Set<Promise<unknown>>();
   const owner = config.replicaId ?? `${hostname()}:${dataDir}`;
   const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
-  const embeddedCount = config.embeddedWorkers ?? 0;
+  const embeddedCount = config.embeddedWorkers ?? 1;
+  // The way before embedded workers, kept as the benchmark's baseline (docs/workers.md).
+  const inProcess = config.env.CONVEYOR_TASKS_IN_PROCESS === '1';
   const parallelism = config.parallelism ?? Math.max(4, 2 * availableParallelism());
   const workers = composeWorkers(db, {
     config,
@@ -178,10 +180,10 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     logs,
     mirrors,
     artifactsDir,
-    everyTask: embeddedCount > 0,
+    everyTask: !inProcess,
   });
   const embedded = new EmbeddedWorkers({
-    count: embeddedCount,
+    count: inProcess ? 0 : embeddedCount,
     slots: Math.max(4, 2 * availableParallelism()),
     parallelism,
     workRoot: work,
@@ -200,6 +202,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       live.ended(run.id);
       const work = Promise.all([
         deploy.onRunEnded(run),
+        workers.dispatch.endRun(run.id, `the run ended (${run.status})`),
         config.ops
           ? directory.findRepoById(run.repoId).then(
               (repo) => config.ops?.runEnded(repo, run),
@@ -287,7 +290,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
         owner,
         embeddedCount > 0
           ? `${concurrency} runs at once, their tasks on ${embedded.names.join(', ')}`
-          : `embedded, ${concurrency} runs at once`,
+          : `${concurrency} runs at once`,
       );
     },
     stop: async (graceMs, closeHttp) => {

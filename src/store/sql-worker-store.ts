@@ -135,7 +135,7 @@ export class SqlWorkerStore implements WorkerStore {
   }
 
   async claimTask(
-    worker: { name: string; tags: readonly string[]; untagged: boolean },
+    worker: { name: string; tags: readonly string[]; untagged: boolean; only?: readonly string[] },
     lease: { now: number; until: number; tokenHash: string },
   ): Promise<WorkerTaskRow | undefined> {
     const have = new Set(worker.tags);
@@ -143,6 +143,7 @@ export class SqlWorkerStore implements WorkerStore {
       .selectFrom('worker_tasks')
       .select(['task_id', 'tags_json', 'epoch'])
       .where('state', '=', 'queued')
+      .$if(worker.only !== undefined, (q) => q.where('task_id', 'in', [...(worker.only ?? []), '']))
       .orderBy('queued_at')
       .limit(CLAIM_DEPTH)
       .execute();

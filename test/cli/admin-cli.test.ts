@@ -169,7 +169,10 @@ describe('conveyor orgs / repos / users / tokens / roles / webhook / auth agains
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { event?: string; msg: string });
     const byEvent = (e: string) => events.find((x) => x.event === e)?.msg ?? '';
-    assert.match(byEvent('worker_joined'), /^worker .* joined \(embedded, \d+ runs at once\)$/);
+    assert.match(
+      byEvent('worker_joined'),
+      /^worker .* joined \(\d+ runs at once(, their tasks on embedded-1-\w+)?\)$/,
+    );
     assert.match(byEvent('webhook_received'), /^gitlab webhook 'Push Hook' for acme\/app: run #1$/);
     assert.match(byEvent('run_started'), /^run acme\/app#1 started: push of trunk at [0-9a-f]{7} \(build\)$/);
     assert.match(byEvent('run_ended'), /^run acme\/app#1 success in /);

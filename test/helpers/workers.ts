@@ -33,6 +33,8 @@ export async function startWorker(
     env?: Record<string, string>;
     /** Run the worker under this command prefix (e.g. `ip netns exec NS`). */
     prefix?: string[];
+    /** More flags (e.g. `--untagged`). */
+    args?: string[];
   },
 ): Promise<TestWorker> {
   const workDir = options.workDir ?? tempDir('conveyor-worker-');
@@ -50,6 +52,7 @@ export async function startWorker(
     String(options.slots ?? 1),
     '--work-dir',
     workDir,
+    ...(options.args ?? []),
   ];
   const [command, ...rest] = options.prefix ? [...options.prefix, CONVEYOR, ...args] : [CONVEYOR, ...args];
   const child = spawn(command ?? CONVEYOR, rest, {

@@ -115,11 +115,10 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
           const cancel = await hub.dispatch.cancelsFor(body.tasks);
           if (cancel.length > 0) return { task: null, cancel };
           if (body.free_slots > 0 && !body.draining) {
-            const task = await hub.dispatch.claim({
-              name: body.name,
-              tags: worker.tags,
-              untagged: worker.untagged,
-            });
+            const task = await hub.dispatch.claim(
+              { name: body.name, tags: worker.tags, untagged: worker.untagged },
+              token.id === hub.embeddedTokenId,
+            );
             if (task) return { task, cancel: [] };
           }
           const left = deadline - clock.now();

@@ -50,8 +50,8 @@ export interface ServerConfig {
   /** Cubes running at once inside one run (inside one task on an embedded worker). */
   parallelism?: number;
   /**
-   * `conveyor worker` child processes that run this server's tasks (docs/workers.md; default 1);
-   * 0: none, and tasks that name no worker tag wait for a `conveyor worker --untagged`.
+   * `conveyor worker` child processes that run this server's tasks (docs/workers.md); 0 (the
+   * default for now): none, and tasks that name no worker tag run in the server's process.
    */
   embeddedWorkers?: number;
   triggerTickMs?: number;
@@ -170,7 +170,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const followUps = new Set<Promise<unknown>>();
   const owner = config.replicaId ?? `${hostname()}:${dataDir}`;
   const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
-  const embeddedCount = config.embeddedWorkers ?? 1;
+  const embeddedCount = config.embeddedWorkers ?? 0;
   // The way before embedded workers, kept as the benchmark's baseline (docs/workers.md).
   const inProcess = config.env.CONVEYOR_TASKS_IN_PROCESS === '1';
   const parallelism = config.parallelism ?? Math.max(4, 2 * availableParallelism());
@@ -180,7 +180,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     logs,
     mirrors,
     artifactsDir,
-    everyTask: !inProcess,
+    // Default 0 for now: untagged tasks then run in the server's process (docs/workers.md).
+    everyTask: embeddedCount > 0 && !inProcess,
   });
   const embedded = new EmbeddedWorkers({
     count: inProcess ? 0 : embeddedCount,

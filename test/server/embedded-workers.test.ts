@@ -60,7 +60,7 @@ describe('embedded workers: every task of a server run goes through the worker p
   const repo = 'acme/app';
 
   before(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ embeddedWorkers: 1 });
     await registerRepo(t, tempRepo({ '.conveyor/ci.yaml': CONFIG, 'src/a.txt': 'file-from-repo' }));
     assert.equal(
       (await t.api('PUT', `/repos/${repo}/cicd/secrets/TOKEN`, { value: 'hunter2-secret' })).status,
@@ -119,45 +119,6 @@ describe('embedded workers: every task of a server run goes through the worker p
       `/repos/${repo}/cicd/runs/${run.slug}`,
     );
     assert.equal(again.body.workflows[0]?.tasks[0]?.message, undefined);
-  });
-});
-
-describe('--embedded-workers 0: untagged tasks wait for a `conveyor worker --untagged`', () => {
-  let t: TestServer;
-  const workers: TestWorker[] = [];
-  const repo = 'acme/app';
-  before(async () => {
-    t = await startTestServer({ embeddedWorkers: 0 });
-    await registerRepo(t, tempRepo({ '.conveyor/ci.yaml': CONFIG, 'src/a.txt': 'file-from-repo' }));
-  });
-  after(async () => {
-    await Promise.all(workers.map((w) => w.stop()));
-    await t.close();
-  });
-
-  it('a worker without --untagged leaves them; one with it runs them', async () => {
-    const token = await workerToken(t);
-    workers.push(await startWorker(t.url, token, { name: 'w-tagged', tags: ['gpu'] }));
-    const started = await t.api<{ slug: string }>('POST', `/repos/${repo}/cicd/runs`, {
-      workflows: [{ name: 'slow' }],
-    });
-    const path = `/repos/${repo}/cicd/runs/${started.body.slug}`;
-    const message = await waitFor(async () => {
-      const got = await t.api<{ workflows: { tasks: { message?: string }[] }[] }>('GET', path);
-      return got.body.workflows[0]?.tasks[0]?.message;
-    }, 'the waiting message');
-    assert.match(message, /^waiting for a worker that takes untagged tasks/);
-    await new Promise((r) => setTimeout(r, 1500));
-    const still = await t.api<{ status: string; workflows: { tasks: { message?: string }[] }[] }>(
-      'GET',
-      path,
-    );
-    assert.equal(still.body.status, 'processing');
-    assert.ok(still.body.workflows[0]?.tasks[0]?.message, 'the tagged worker did not take it');
-    workers.push(await startWorker(t.url, token, { name: 'w-any', args: ['--untagged'] }));
-    const run = await runEnded(t, repo, started.body.slug);
-    assert.equal(run.status, 'success');
-    assert.match(await cubeLog(t, repo, run.slug, 'slow/s/c'), /slept-x/);
   });
 });
 

@@ -93,7 +93,7 @@ describe('workers: tasks with runs_on tags run on `conveyor worker` processes', 
     assert.doesNotMatch(make, /hunter2/);
     assert.match(make, /file-from-repo/);
     assert.match(await log(run.slug, 'build/remote/second'), /second on w-linux/);
-    assert.match(await log(run.slug, 'build/local/use'), /got from-w-linux on embedded-1-/);
+    assert.match(await log(run.slug, 'build/local/use'), /got from-w-linux on the server/);
     const remote = run.workflows[0]?.tasks.find((x) => x.slug === 'remote');
     assert.equal(remote?.outputs.V, 'from-w-linux');
     assert.equal(remote?.cubes[0]?.artifacts?.[0]?.status, 'success');

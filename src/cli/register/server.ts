@@ -15,7 +15,7 @@ export function addServerCommands(cli: Command): void {
     .option('--concurrency <n>', 'runs executing at once (env CONVEYOR_CONCURRENCY)')
     .option(
       '--embedded-workers <n>',
-      'conveyor worker processes this server starts for its tasks (env CONVEYOR_EMBEDDED_WORKERS; default 1; 0: none)',
+      'conveyor worker processes this server starts for its tasks (env CONVEYOR_EMBEDDED_WORKERS; default 0 for now)',
     )
     .option(
       '--log-level <level>',

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { LogStore } from '../ports/log-store.js';
 
-export type AppendResult = { ok: true; size: number } | { ok: false; size: number };
+export type AppendResult =
+  { ok: true; size: number } | { ok: false; size: number } | { ok: false; lost: true };
 
 /**
  * Appends by offset, GitLab's trace contract made replay-safe: `start` counts from `base` (the
  * log's size when the lease began). A chunk starting at the stored size is appended; one that
  * starts earlier is a retry whose stored part must match byte for byte, and only what lies beyond
  * the stored size is appended; anything else is refused with the stored size to resume from.
- * Appends to one log are serialized, so concurrent retries cannot interleave.
+ * Appends to one log are serialized, so concurrent retries cannot interleave, and the lease is
+ * checked again (`held`) right before the bytes are written: an append that waited behind others
+ * while its lease moved on writes nothing into the next attempt's part of the log.
  */
 export class OffsetLogAppender {
   private readonly chains = new Map<string, Promise<unknown>>();
@@ -22,11 +25,12 @@ export class OffsetLogAppender {
     start: number,
     chunk: Buffer,
     at: number,
+    held: () => Promise<boolean> = () => Promise.resolve(true),
   ): Promise<AppendResult> {
     const key = `${runId}/${cubeId}`;
     const job = (this.chains.get(key) ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => this.appendNow(runId, cubeId, base, start, chunk, at));
+      .then(() => this.appendNow(runId, cubeId, base, start, chunk, at, held));
     this.chains.set(key, job);
     void job.finally(() => {
       if (this.chains.get(key) === job) this.chains.delete(key);
@@ -41,6 +45,7 @@ export class OffsetLogAppender {
     start: number,
     chunk: Buffer,
     at: number,
+    held: () => Promise<boolean>,
   ): Promise<AppendResult> {
     const stored = (await this.logs.size(runId, cubeId)) - base;
     if (start > stored || start < 0) return { ok: false, size: stored };
@@ -51,6 +56,8 @@ export class OffsetLogAppender {
     }
     const rest = chunk.subarray(overlap);
     if (rest.length > 0) {
+      // The last wait before the write (synchronous in FileLogStore): nothing comes between them.
+      if (!(await held())) return { ok: false, lost: true };
       const sink = this.logs.open(runId, cubeId);
       sink.write(rest, at);
       sink.close();

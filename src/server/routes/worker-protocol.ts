@@ -179,7 +179,21 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
         if (!run.workflows[0]?.tasks[0]?.cubes.some((c) => c.id === cubeId))
           throw invalid(`cube ${cubeId} is not a cube of task ${row.taskId}`);
         const base = row.logBases?.[cubeId] ?? 0;
-        const got = await hub.appender.append(row.runId, cubeId, base, Number(range[1]), chunk, clock.now());
+        const held = async () => {
+          const now = await hub.store.findTask(row.taskId);
+          return now?.state === 'leased' && now.epoch === row.epoch;
+        };
+        const got = await hub.appender.append(
+          row.runId,
+          cubeId,
+          base,
+          Number(range[1]),
+          chunk,
+          clock.now(),
+          held,
+        );
+        if ('lost' in got)
+          throw new AppError('LeaseLost', `the lease on task ${row.taskId} ended; stop the task`);
         if (!got.ok)
           throw new AppError('RangeMismatch', `the log holds ${got.size} bytes; resume from there`, {
             size: String(got.size),

@@ -65,7 +65,9 @@ async function collectOne(
     for (const file of matches) {
       const handle = await openInside(root, file);
       try {
-        files.push(await req.store.put(req.key, file, handle.createReadStream({ autoClose: false })));
+        files.push(
+          await req.store.put(req.key, file, () => handle.createReadStream({ start: 0, autoClose: false })),
+        );
       } finally {
         await handle.close();
       }

@@ -46,6 +46,17 @@ export async function openBlobStore(
       region: url.searchParams.get('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
       forcePathStyle: url.searchParams.get('force_path_style') === 'true',
       ...(endpoint ? { endpoint } : {}),
+      // Keys in the server's environment are taken from it (the SDK alone reads process.env only);
+      // without them the SDK's chain applies (profiles, SSO, instance and container roles).
+      ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? {
+            credentials: {
+              accessKeyId: env.AWS_ACCESS_KEY_ID,
+              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+              ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+            },
+          }
+        : {}),
     },
   });
 }

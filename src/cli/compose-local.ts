@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { EngineDeps } from '../app/run-engine.js';
-import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import { BlobArtifactStore } from '../artifacts/blob-artifact-store.js';
+import { FileBlobStore } from '../blob/file-blob-store.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import { FileLogStore } from '../logs/file-log-store.js';
 import { systemClock } from '../ports/clock.js';
@@ -53,7 +54,7 @@ export async function composeLocal(setup: LocalSetup): Promise<EngineDeps & { is
       : {}),
     store: new SqlRunStore(db),
     logs: new FileLogStore(join(setup.stateDir, 'logs')),
-    artifacts: new LocalArtifactStore(setup.artifactsDir),
+    artifacts: new BlobArtifactStore(new FileBlobStore(setup.artifactsDir), ''),
     ...executors,
     actions: actionDeps(process.env, join(setup.stateDir, 'actions'), images),
     workspaces: setup.workspaces,

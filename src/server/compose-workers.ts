@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
 import { TaskDispatch } from '../app/task-dispatch.js';
 import { OffsetLogAppender } from '../app/task-logs.js';
 import { WorkerHub } from '../app/worker-hub.js';
+import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { LogStore } from '../ports/log-store.js';
 import type { Database } from '../store/schema.js';
@@ -28,7 +28,7 @@ export function composeWorkers(
     clock: Clock;
     logs: LogStore;
     mirrors: GitMirrors;
-    artifactsDir(repoId: string): string;
+    artifacts(repoId: string): ArtifactStore;
     /** Every task goes to workers (embedded ones take those with no worker tag). */
     everyTask: boolean;
   },
@@ -38,7 +38,7 @@ export function composeWorkers(
   const dispatch = new TaskDispatch({
     store,
     logs: o.logs,
-    artifacts: (repoId) => new LocalArtifactStore(o.artifactsDir(repoId)),
+    artifacts: (repoId) => o.artifacts(repoId),
     clock: o.clock,
     leaseMs: ms(env, 'CONVEYOR_WORKER_LEASE_MS', 15_000),
     maxAttempts: Math.max(1, Math.floor(ms(env, 'CONVEYOR_WORKER_ATTEMPTS', 2))),

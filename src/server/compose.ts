@@ -10,7 +10,8 @@ import { RunEvents } from '../app/run-events.js';
 import { LiveViews } from '../app/live-views.js';
 import { hashToken, loadSecretBox } from '../app/secret-box.js';
 import { TriggerLoop } from '../app/trigger-loop.js';
-import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import { BlobArtifactStore, artifactPrefix } from '../artifacts/blob-artifact-store.js';
+import { openBlobStore } from '../blob/open-blob-store.js';
 import { actionDeps } from './compose-actions.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import { lockDataDir, serverSandbox, workRoot } from '../executors/cube-sandbox.js';
@@ -43,6 +44,8 @@ export interface ServerConfig {
   dataDir: string;
   /** postgres://... for PostgreSQL; empty for the embedded SQLite file in the data dir. */
   databaseUrl?: string;
+  /** file:///dir or s3://bucket/prefix?… for artifacts (src/blob/open-blob-store.ts); default the data dir. */
+  blobStore?: string;
   /** Where the server is reached from outside, for links; default http://host:port. */
   publicUrl?: string;
   /** Runs executing at once. */
@@ -147,7 +150,14 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const work = workRoot(dataDir, sandbox);
   const mirrors = new GitMirrors(join(dataDir, 'mirrors'), work, !sandbox.user);
   const logs = new FileLogStore(join(dataDir, 'logs'));
-  const artifactsDir = (repoId: string) => join(dataDir, 'artifacts', repoId.replace(/[^A-Za-z0-9-]/g, '_'));
+  const artifactsDir = (repoId: string) => join(dataDir, artifactPrefix(repoId));
+  const blobs = await openBlobStore(config.blobStore, dataDir, config.env);
+  // Uploads from workers fail at once when the store is down (503: the worker retries); cubes
+  // running here retry themselves, since nothing else would (CONVEYOR_BLOB_RETRY_MS, default 10 min).
+  const artifacts = (repoId: string) => new BlobArtifactStore(blobs, artifactPrefix(repoId));
+  const retryForMs = Number(config.env.CONVEYOR_BLOB_RETRY_MS ?? 600_000);
+  const retrying = (repoId: string) =>
+    new BlobArtifactStore(blobs, artifactPrefix(repoId), { retryForMs, log: config.log });
   const { images, ...executors } = localExecutors(config.env, undefined, sandbox);
   const actions = actionDeps(config.env, join(dataDir, 'actions'), images);
   const events = new RunEvents();
@@ -179,7 +189,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     clock,
     logs,
     mirrors,
-    artifactsDir,
+    artifacts,
     // Default 0 for now: untagged tasks then run in the server's process (docs/workers.md).
     everyTask: embeddedCount > 0 && !inProcess,
   });
@@ -230,7 +240,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     engineDeps: (run, repo) => ({
       store: live.observe(runs, run.id),
       logs,
-      artifacts: new LocalArtifactStore(artifactsDir(repo.id)),
+      artifacts: retrying(repo.id),
       ...executors,
       actions,
       workspaces: mirrors.workspaces(
@@ -267,8 +277,9 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     triggers,
     events,
     logs,
-    artifacts: (repoId: string) => new LocalArtifactStore(artifactsDir(repoId)),
+    artifacts,
     artifactsDir,
+    blobs,
     baseUrl,
     artifactUrlTtlMs: config.artifactUrlTtlMs ?? 15 * 60 * 1000,
     log: config.log,
@@ -306,6 +317,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       executors.native.close?.();
       executors.container?.close?.();
       await db.destroy();
+      blobs.close();
     },
   };
 }

@@ -6,6 +6,7 @@ import type { LiveViews } from '../app/live-views.js';
 import type { SecretBox } from '../app/secret-box.js';
 import type { TriggerLoop } from '../app/trigger-loop.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
+import type { BlobStore } from '../ports/blob-store.js';
 import type { LogStore } from '../ports/log-store.js';
 import type { RunView } from './run-view.js';
 import type { DeployEngine } from '../app/deploy-engine.js';
@@ -32,8 +33,10 @@ export interface ServerContext {
   logs: LogStore;
   /** The artifact store of one repository. */
   artifacts(repoId: string): ArtifactStore;
-  /** Where a repository's artifacts live on disk, for downloads. */
+  /** Where a repository's artifacts lived on disk before the blob store. */
   artifactsDir(repoId: string): string;
+  /** Artifacts (and finished logs): files in the data dir, a shared directory or S3. */
+  blobs: BlobStore;
   /** Public base URL, for signed links. */
   baseUrl(): string;
   /** How long signed artifact links stay valid. */

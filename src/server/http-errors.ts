@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode } from '../app/errors.js';
+import { BlobChecksumError, BlobNotFoundError, BlobUnavailableError } from '../ports/blob-store.js';
 import { ConflictError, NotFoundError } from '../ports/errors.js';
 
 export interface ErrorBody {
@@ -41,6 +42,10 @@ export function toErrorBody(error: unknown, requestId: string): { status: number
   if (error instanceof AppError) return make(error.code, error.message, error.details);
   if (error instanceof NotFoundError) return make('NotFound', error.message);
   if (error instanceof ConflictError) return make('Conflict', error.message);
+  if (error instanceof BlobNotFoundError) return make('NotFound', error.message);
+  if (error instanceof BlobChecksumError) return make('ValidationError', error.message);
+  if (error instanceof BlobUnavailableError)
+    return make('Unavailable', 'the blob store is unreachable for a moment; retry the request shortly');
   const fe = error as Partial<FastifyError> & { validation?: { instancePath?: string; message?: string }[] };
   if (fe.validation) {
     const details: Record<string, string> = {};

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { LogMasker } from '../core/run/mask.js';
 import type { ArtifactRecord, CubeRun, RunRecord, TaskRun, WorkflowRun } from '../core/run/model.js';
 import type { Repo, SecretScope } from '../ports/directory-store.js';
@@ -8,6 +7,7 @@ import { notFound } from '../app/errors.js';
 import type { ViewRenderer } from '../app/live-views.js';
 import { isTerminal } from '../core/run/status.js';
 import { WORKER_OFFLINE_AFTER_MS } from './routes/workers.js';
+import { artifactPrefix } from '../artifacts/blob-artifact-store.js';
 
 /** How long a rendered body is served (app/live-views.ts); signed links in it outlive that. */
 export const BODY_MAX_AGE_MS = 30_000;
@@ -90,6 +90,22 @@ export class RunView {
     return out;
   }
 
+  /**
+   * A presigned URL of the store itself for a single-file artifact when the store can sign one
+   * (S3), valid for the artifact link TTL: the bytes then never pass through a replica.
+   */
+  async directDownloadUrl(repoId: string, artifact: ArtifactRecord): Promise<string | undefined> {
+    const { blobs } = this.ctx;
+    const file = artifact.files.length === 1 ? artifact.files[0] : undefined;
+    if (blobs.kind !== 's3' || artifact.status !== 'success' || !file || !artifact.location) return undefined;
+    const key = blobs.keyOf(artifact.location);
+    if (!key?.startsWith(artifactPrefix(repoId)) || !key.endsWith(`/${file.path}`)) return undefined;
+    return blobs.downloadUrl(key, {
+      expiresInS: Math.ceil(this.ctx.artifactUrlTtlMs / 1000),
+      filename: file.path.split('/').pop() ?? 'artifact',
+    });
+  }
+
   private artifactIndex(
     run: RunRecord,
     path: { workflow: string; task: string; cube: string },
@@ -140,11 +156,4 @@ export function getCube(run: RunRecord, workflow: string, task: string, cube: st
   const found = findCube(run, workflow, task, cube);
   if (!found) throw notFound(`cube ${workflow}/${task}/${cube} not found in run ${run.slug}`);
   return found;
-}
-
-/** The stored copy of an artifact as a path, if it lies inside `root`. */
-export function artifactPath(artifact: ArtifactRecord, root: string): string | undefined {
-  if (!artifact.location?.startsWith('file:')) return undefined;
-  const path = fileURLToPath(artifact.location);
-  return path.startsWith(root.endsWith('/') ? root : `${root}/`) ? path : undefined;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { WORKER_LOCATION } from '../app/task-dispatch.js';
 import type { ArtifactFile } from '../core/run/model.js';
-import type { ArtifactKey, ArtifactStore } from '../ports/artifact-store.js';
+import type { ArtifactKey, ArtifactSource, ArtifactStore } from '../ports/artifact-store.js';
 import { LeaseLostError, type Lease, type WorkerClient } from './client.js';
 
 /**
@@ -18,9 +18,9 @@ export class UploadingArtifactStore implements ArtifactStore {
     private readonly cubeIds: Map<string, string>,
   ) {}
 
-  async put(key: ArtifactKey, relativePath: string, source: Readable): Promise<ArtifactFile> {
+  async put(key: ArtifactKey, relativePath: string, source: ArtifactSource): Promise<ArtifactFile> {
     const parts: Buffer[] = [];
-    for await (const part of source) parts.push(part as Buffer);
+    for await (const part of source()) parts.push(part as Buffer);
     const body = Buffer.concat(parts);
     const sha256 = createHash('sha256').update(body).digest('hex');
     const cubeId = this.cubeIds.get(key.cube) ?? key.cube;
@@ -50,5 +50,10 @@ export class UploadingArtifactStore implements ArtifactStore {
 
   locate(_key: ArtifactKey, relativePath: string): string {
     return `${WORKER_LOCATION}${relativePath}`;
+  }
+
+  /** Nothing on a worker reads artifacts back: they live on the server's store. */
+  open(): Promise<Readable> {
+    return Promise.reject(new Error('artifacts are read from the server, not the worker'));
   }
 }

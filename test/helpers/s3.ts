@@ -22,6 +22,7 @@ export class S3Server {
   port = 0;
   readonly directory = tempDir('conveyor-s3-');
 
+  /** Call at the top level of a test file (an `after` registered inside a hook runs when the hook ends). */
   static async start(): Promise<S3Server> {
     const server = new S3Server();
     after(() => server.stop());

@@ -29,6 +29,8 @@ export interface ApiAnswer<T> {
 export async function startTestServer(
   options: {
     databaseUrl?: string;
+    /** `--blob-store` (default: the data dir). */
+    blobStore?: string;
     env?: Record<string, string>;
     artifactUrlTtlMs?: number;
     dataDir?: string;
@@ -48,6 +50,7 @@ export async function startTestServer(
     port: options.port ?? 0,
     dataDir,
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.blobStore ? { blobStore: options.blobStore } : {}),
     triggerTickMs: 100,
     dispatchPollMs: 200,
     leaseMs: 5000,

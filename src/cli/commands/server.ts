@@ -9,6 +9,7 @@ export interface ServerFlags {
   port?: string;
   dataDir?: string;
   databaseUrl?: string;
+  blobStore?: string;
   concurrency?: string;
   embeddedWorkers?: string;
   logLevel?: string;
@@ -80,6 +81,7 @@ export async function serverCommand(flags: ServerFlags): Promise<number> {
   const log = (message: string) => ops.note(message);
   const dataDir = flags.dataDir ?? env.CONVEYOR_DATA_DIR ?? './conveyor-data';
   const databaseUrl = flags.databaseUrl ?? env.CONVEYOR_DATABASE_URL;
+  const blobStore = flags.blobStore ?? env.CONVEYOR_BLOB_STORE;
   if (!databaseUrl || databaseUrl.startsWith('sqlite:')) checkDataDir(dataDir);
   const host = flags.host ?? env.CONVEYOR_HOST ?? '127.0.0.1';
   let server;
@@ -89,6 +91,7 @@ export async function serverCommand(flags: ServerFlags): Promise<number> {
       port,
       dataDir,
       ...(databaseUrl ? { databaseUrl } : {}),
+      ...(blobStore ? { blobStore } : {}),
       ...(env.CONVEYOR_PUBLIC_URL ? { publicUrl: env.CONVEYOR_PUBLIC_URL } : {}),
       ...(concurrency !== undefined ? { concurrency: Number(concurrency) } : {}),
       ...(embedded !== undefined && embedded !== '' ? { embeddedWorkers: Number(embedded) } : {}),

@@ -12,6 +12,10 @@ export function addServerCommands(cli: Command): void {
       '--database-url <url>',
       'postgres://... to use PostgreSQL (env CONVEYOR_DATABASE_URL; default SQLite in the data dir)',
     )
+    .option(
+      '--blob-store <url>',
+      'file:///dir or s3://bucket/prefix?endpoint=…&region=…&force_path_style=true for artifacts and logs (env CONVEYOR_BLOB_STORE; default the data dir)',
+    )
     .option('--concurrency <n>', 'runs executing at once (env CONVEYOR_CONCURRENCY)')
     .option(
       '--embedded-workers <n>',

@@ -1,8 +1,9 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
-import { digest } from '../../artifacts/local-artifact-store.js';
+import { digest } from '../../artifacts/digest.js';
 import { AppError, conflict, invalid } from '../../app/errors.js';
 import { bumpVersion } from '../../core/deploy/state.js';
 import type { Release, ReleaseArtifact } from '../../ports/deployment-store.js';
@@ -166,12 +167,13 @@ async function copyArtifacts(
         for (const a of c.artifacts) {
           if (a.status !== 'success') continue;
           for (const file of a.files) {
-            const source = fileURLToPath(
-              store.locate({ runSlug, workflow: w.slug, task: t.slug, cube: c.slug }, file.path),
+            const source = await store.open(
+              { runSlug, workflow: w.slug, task: t.slug, cube: c.slug },
+              file.path,
             );
             const target = join(dir, file.path);
             await mkdir(dirname(target), { recursive: true });
-            await copyFile(source, target);
+            await pipeline(source, createWriteStream(target));
             const stored = await digest(target);
             if (stored.sha256 !== file.sha256)
               throw new AppError('Internal', `artifact ${file.path} changed since run ${runSlug} stored it`);

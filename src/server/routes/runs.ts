@@ -275,7 +275,16 @@ export function runRoutes(ctx: ServerContext): FastifyPluginAsync {
             task: request.params.task_slug,
             cube: request.params.cube_slug,
           };
-          return { artifacts: cube.artifacts.map((a) => artifactJson(a, options.artifactUrl(a, where))) };
+          // From S3, single files link to the bucket (presigned); the rest to this server's signed link.
+          const artifacts = await Promise.all(
+            cube.artifacts.map(async (a) =>
+              artifactJson(
+                a,
+                (await ctx.view.directDownloadUrl(repo.id, a)) ?? options.artifactUrl(a, where),
+              ),
+            ),
+          );
+          return { artifacts };
         },
       );
     }

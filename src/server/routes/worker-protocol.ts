@@ -221,7 +221,9 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
         if (sha256 !== request.headers['x-content-sha256'])
           throw invalid(`the body's sha256 is ${sha256}, not the X-Content-Sha256 sent; upload it again`);
         const key = artifactKey(row, request.params.cube_id);
-        const stored = await ctx.artifacts(row.repoId).put(key, relative, Readable.from([body]));
+        const stored = await ctx
+          .artifacts(row.repoId)
+          .put(key, relative, () => Readable.from([body]), sha256);
         return reply.code(201).send(stored);
       },
     );

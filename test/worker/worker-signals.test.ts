@@ -101,7 +101,11 @@ describe('worker signals: kill -STOP past the lease, then CONT; SIGTERM drains',
     assert.match(log, /^start on s1\n(tick \d+\n)+.*retried on another worker\nstart on s2\ndone on s2\n$/s);
     assert.ok(processesWith(`sleep 4${marker}.1`).length > 0, 'the stopped worker`s cube still runs');
     s1.child.kill('SIGCONT');
-    await waitFor(() => /lease is gone; stopping it/.test(s1.output()) || undefined, 's1 to fence itself');
+    await waitFor(
+      () =>
+        /(lease is gone|lease could not be renewed for \d+ s); stopping it/.test(s1.output()) || undefined,
+      's1 to fence itself',
+    );
     await waitFor(
       () => processesWith(`sleep 4${marker}.1`).length === 0 || undefined,
       'the resumed worker to end its processes',

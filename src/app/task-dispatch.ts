@@ -66,6 +66,8 @@ export class TaskDispatch implements RemoteTasks {
   private readonly waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
   private reaping = false;
+  /** Why a lease was ended early (expireWorker), by task. */
+  private readonly goneWhy = new Map<string, string>();
 
   constructor(readonly o: DispatchOptions) {}
 
@@ -303,9 +305,28 @@ export class TaskDispatch implements RemoteTasks {
     }
   }
 
+  /**
+   * Ends the leases of a worker taken as dead (WorkerPolls: its poll's connection closed and it
+   * polled no more) now, through the reaper, as if they had run out; `why` goes in the message.
+   */
+  async expireWorker(name: string, why: string): Promise<void> {
+    const now = this.o.clock.now();
+    const ids: string[] = [];
+    for (const row of await this.o.store.listOpenTasks()) {
+      if (row.state !== 'leased' || row.workerName !== name) continue;
+      ids.push(row.taskId);
+      this.goneWhy.set(row.taskId, why);
+      await this.o.store.renewLease(row.taskId, row.epoch, now - 1, now);
+    }
+    await this.reap();
+    for (const id of ids) this.goneWhy.delete(id);
+  }
+
   private async expire(row: WorkerTaskRow, now: number): Promise<void> {
     const local = this.local.get(row.taskId);
-    const lost = `worker ${row.workerName ?? '?'} lost its lease on the task (attempt ${row.attempt} of ${row.maxAttempts}: no heartbeat for ${Math.round(this.o.leaseMs / 1000)} s)`;
+    const why = this.goneWhy.get(row.taskId) ?? `no heartbeat for ${Math.round(this.o.leaseMs / 1000)} s`;
+    this.goneWhy.delete(row.taskId);
+    const lost = `worker ${row.workerName ?? '?'} lost its lease on the task (attempt ${row.attempt} of ${row.maxAttempts}: ${why})`;
     if (row.cancelReason !== undefined) {
       if (await this.o.store.abandonTask(row.taskId, row.epoch, row.cancelReason, now))
         local?.resolve({ canceled: true, message: row.cancelReason });

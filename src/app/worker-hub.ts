@@ -5,6 +5,7 @@ import { hashToken } from './secret-box.js';
 import type { TaskDispatch } from './task-dispatch.js';
 import type { OffsetLogAppender } from './task-logs.js';
 import { TtlCache } from './ttl-cache.js';
+import { WorkerPolls } from './worker-polls.js';
 
 const TOKEN_CACHE_MS = 5000;
 
@@ -21,6 +22,9 @@ export class WorkerHub {
   /** The token of this server's embedded workers (server/embedded-workers.ts), once they started. */
   embeddedTokenId: string | undefined;
 
+  /** The polls held here: retried polls answered alike, and fast expiry of a dead worker. */
+  readonly polls: WorkerPolls;
+
   constructor(
     readonly store: WorkerStore,
     private readonly clock: Clock,
@@ -28,10 +32,21 @@ export class WorkerHub {
     readonly appender: OffsetLogAppender,
     /** The bare mirror of a repository, served to workers over git smart HTTP. */
     readonly mirrorPath: (repoId: string) => string,
-  ) {}
+    /** See WorkerPolls: CONVEYOR_WORKER_GONE_MS (default 1.5 s, 0 = wait for the lease). */
+    goneMs = 1500,
+  ) {
+    this.polls = new WorkerPolls({
+      goneMs,
+      clock,
+      lastSeen: async (name) => (await store.listWorkers()).find((w) => w.name === name)?.lastSeenAt,
+      expire: (name, why) => dispatch.expireWorker(name, why),
+      log: dispatch.o.log,
+    });
+  }
 
   stop(): void {
     this.closing = true;
+    this.polls.stop();
     this.dispatch.stop();
   }
 

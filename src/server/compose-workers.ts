@@ -46,5 +46,13 @@ export function composeWorkers(
     everyTask: o.everyTask,
     log: o.config.log,
   });
-  return new WorkerHub(store, o.clock, dispatch, new OffsetLogAppender(o.logs), (id) => o.mirrors.path(id));
+  const gone = Number(env.CONVEYOR_WORKER_GONE_MS ?? 1500);
+  return new WorkerHub(
+    store,
+    o.clock,
+    dispatch,
+    new OffsetLogAppender(o.logs),
+    (id) => o.mirrors.path(id),
+    Number.isFinite(gone) && gone >= 0 ? gone : 1500,
+  );
 }

@@ -36,7 +36,7 @@ export interface CallOptions {
   raw?: boolean;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ATTEMPT_MS = 30_000;
 
 /**
@@ -100,10 +100,10 @@ export class WorkerClient {
       } catch (error) {
         if (error instanceof LeaseLostError || options.signal?.aborted) throw error;
         failures++;
-        if (failures === 1 || failures % 20 === 0)
-          this.log(`${method} ${this.server}${path}: ${describe(error)}; retrying`);
-        if (options.retryForMs !== undefined && Date.now() - started > options.retryForMs) throw error;
+        const where = `${method} ${this.server}${path}`;
         if (this.servers.length > 1) this.current = (this.current + 1) % this.servers.length;
+        if (options.retryForMs !== undefined && Date.now() - started >= options.retryForMs) throw error;
+        if (failures === 1 || failures % 20 === 0) this.log(`${where}: ${describe(error)}; retrying`);
         await sleep(backoff / 2 + Math.random() * (backoff / 2));
         backoff = Math.min(2000, backoff * 2);
       }
@@ -111,7 +111,8 @@ export class WorkerClient {
   }
 }
 
-function describe(error: unknown): string {
+/** An error in one line, with its cause (fetch puts the reason there). */
+export function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,10 +9,11 @@ import type { Assignment } from '../app/task-dispatch.js';
 import { CubeSandbox } from '../executors/cube-sandbox.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import type { Executor } from '../ports/executor.js';
-import { WorkerClient } from './client.js';
+import { describe, sleep, WorkerClient } from './client.js';
 import { Containment, CONTAINMENT_KINDS, type ContainmentKind } from './containment.js';
 import { ContainedExecutor } from './cube-process.js';
 import { CubeUsers } from './cube-users.js';
+import { PollWatch } from './poll-watch.js';
 import { TaskRunner } from './task-runner.js';
 import { WorkerWorkspaces } from './workspaces.js';
 
@@ -60,10 +62,17 @@ export class Worker {
   private workspaces!: WorkerWorkspaces;
   private wakePoll: (() => void) | undefined;
   private actions!: ActionDeps;
+  private readonly watch: PollWatch;
 
   constructor(private readonly o: WorkerOptions) {
     this.name = o.name ?? hostname();
     this.client = new WorkerClient(o.servers, o.token, o.log);
+    this.watch = new PollWatch({
+      singleServer: o.servers.length === 1,
+      fenceAll: (why) => {
+        for (const runner of this.runners.values()) runner.fence(why);
+      },
+    });
   }
 
   /** Prepares the work dir and containment, ends leftovers of a previous life, registers. */
@@ -99,27 +108,37 @@ export class Worker {
   }
 
   private async register(): Promise<void> {
-    const got = await this.client.call<{ message?: string }>('POST', '/worker/v1/register', {
-      json: {
-        name: this.name,
-        tags: this.o.tags,
-        slots: this.o.slots,
-        version: WORKER_VERSION,
-        executor: this.o.executor,
-        containment: this.containment.kind,
-        untagged: this.o.untagged === true,
+    const got = await this.client.call<{ message?: string; gone_ms?: number }>(
+      'POST',
+      '/worker/v1/register',
+      {
+        json: {
+          name: this.name,
+          tags: this.o.tags,
+          slots: this.o.slots,
+          version: WORKER_VERSION,
+          executor: this.o.executor,
+          containment: this.containment.kind,
+          untagged: this.o.untagged === true,
+        },
+        signal: this.stop.signal,
       },
-      signal: this.stop.signal,
-    });
+    );
     if (got.status !== 200)
       throw new Error(`the server refused the registration: ${got.body.message ?? got.status}`);
+    this.watch.goneMs = Number(got.body.gone_ms ?? 0);
     this.o.log(
       `worker ${this.name} registered with ${this.client.server}: tags [${this.o.tags.join(', ')}], ${this.o.slots} slot(s)`,
     );
   }
 
-  /** Polls until drained; resolves once every task ended and was reported. */
+  /**
+   * Polls until drained; resolves once every task ended and was reported. A poll keeps its
+   * `poll_id` over its retries, so a retry gets the task an answer lost on the way carried.
+   */
   async run(): Promise<void> {
+    let pollId = randomUUID();
+    let backoff = 0;
     while (!this.draining || this.runners.size > 0) {
       // While draining the poll goes on with no free slot: cancels must still reach running tasks.
       let answer: PollAnswer | undefined;
@@ -134,20 +153,33 @@ export class Worker {
             name: this.name,
             free_slots: free,
             tasks: [...this.runners.keys()],
-            wait_ms: 25_000,
+            // After a failure, a poll answered at once tells the server (and us) we are alive.
+            wait_ms: backoff > 0 ? 0 : 25_000,
             draining: this.draining,
+            poll_id: pollId,
           },
           signal: held.signal,
           // A poll answers within wait_ms; silence beyond that is a cut link (docs/workers.md).
           attemptMs: 25_000 + 10_000,
+          retryForMs: 0,
         });
+        this.watch.answered();
+        pollId = randomUUID();
+        backoff = 0;
         if (got.status === 409) {
           await this.register();
           continue;
         }
         answer = got.body;
       } catch (error) {
-        if (!held.signal.aborted) this.o.log(`poll failed: ${String(error)}`);
+        if (held.signal.aborted) {
+          pollId = randomUUID();
+          continue;
+        }
+        this.watch.broke(error);
+        if (backoff === 0 || backoff >= 2000) this.o.log(`poll failed: ${describe(error)}; retrying`);
+        await sleep(backoff / 2 + Math.random() * (backoff / 2));
+        backoff = Math.min(2000, Math.max(100, backoff * 2));
         continue;
       } finally {
         this.wakePoll = undefined;
@@ -155,6 +187,7 @@ export class Worker {
       for (const c of answer.cancel ?? []) this.runners.get(c.task_id)?.cancel(c.reason);
       if (answer.task) await this.begin(answer.task);
     }
+    this.watch.stop();
     await Promise.all(this.done);
     await this.containment.close();
     this.executors.container?.close?.();

@@ -82,7 +82,9 @@ describe('a worker on a second host cut off for longer than its lease', () => {
     assert.equal(ended.status, 'success', `${JSON.stringify(ended)}\n${far.output()}`);
     assert.ok(
       ended.error_messages.some((m) =>
-        /worker far lost its lease .*attempt 1 of 2.*retried on another worker/.test(m),
+        /worker far lost its lease .*attempt 1 of 2: no heartbeat for 6 s\); retried on another worker/.test(
+          m,
+        ),
       ),
       JSON.stringify(ended.error_messages),
     );

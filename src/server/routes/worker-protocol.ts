@@ -29,6 +29,8 @@ const PollBody = Type.Object({
   tasks: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 1024 }),
   wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 30_000 })),
   draining: Type.Optional(Type.Boolean()),
+  /** The same for every retry of one poll: a retry gets the answer the first one got. */
+  poll_id: Type.Optional(Type.String({ maxLength: 64 })),
 });
 type PollBody = Static<typeof PollBody>;
 const EpochBody = Type.Object({ epoch: Type.Integer() });
@@ -92,7 +94,12 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
         ctx.log(
           `worker ${body.name} joined: tags [${body.tags.join(', ')}]${body.untagged ? ' and untagged tasks' : ''}, ${body.slots} slot(s), ${body.executor}, ${body.containment}`,
         );
-        return { name: body.name, lease_ms: hub.dispatch.o.leaseMs, poll_ms: 25_000 };
+        return {
+          name: body.name,
+          lease_ms: hub.dispatch.o.leaseMs,
+          poll_ms: 25_000,
+          gone_ms: hub.polls.goneMs,
+        };
       },
     );
 
@@ -105,26 +112,38 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
         const worker = registered.get(body.name);
         if (!worker || worker.tokenId !== token.id)
           throw new AppError('Conflict', `worker ${body.name} is not registered here; register again`);
+        // Closed before the answer was written: the worker died, or a link or proxy broke.
         const closed = new AbortController();
-        request.raw.on('close', () => closed.abort());
-        reply.raw.on('close', () => closed.abort());
-        const deadline = clock.now() + (body.wait_ms ?? 25_000);
-        const state = body.draining ? 'draining' : 'online';
-        for (;;) {
-          await hub.store.touchWorker(body.name, clock.now(), body.tasks.length, state);
-          const cancel = await hub.dispatch.cancelsFor(body.tasks);
-          if (cancel.length > 0) return { task: null, cancel };
-          if (body.free_slots > 0 && !body.draining) {
-            const task = await hub.dispatch.claim(
-              { name: body.name, tags: worker.tags, untagged: worker.untagged },
-              token.id === hub.embeddedTokenId,
-            );
-            if (task) return { task, cancel: [] };
+        reply.raw.on('close', () => reply.raw.writableFinished || closed.abort());
+        const poll = hub.polls.begin(body.name, body.poll_id);
+        const over = AbortSignal.any([closed.signal, poll.signal]);
+        try {
+          const replay = poll.replay?.task;
+          const row = replay && (await hub.store.findTask(replay.task_id));
+          if (row && row.state === 'leased' && row.epoch === replay.epoch && row.workerName === body.name)
+            return poll.replay;
+          const deadline = clock.now() + (body.wait_ms ?? 25_000);
+          const state = body.draining ? 'draining' : 'online';
+          // A poll whose connection closed claims nothing: its answer could not arrive.
+          while (!over.aborted) {
+            await hub.store.touchWorker(body.name, clock.now(), body.tasks.length, state);
+            const cancel = await hub.dispatch.cancelsFor(body.tasks);
+            if (cancel.length > 0) return { task: null, cancel };
+            if (body.free_slots > 0 && !body.draining && !over.aborted) {
+              const task = await hub.dispatch.claim(
+                { name: body.name, tags: worker.tags, untagged: worker.untagged },
+                token.id === hub.embeddedTokenId,
+              );
+              if (task) return poll.answered({ task, cancel: [] });
+            }
+            const left = deadline - clock.now();
+            if (left <= 0 || hub.closing) return { task: null, cancel: [] };
+            // Woken by new work or a cancel; the 1 s backstop covers tasks queued by another replica.
+            await hub.dispatch.waitForWake(Math.min(left, 1000), over);
           }
-          const left = deadline - clock.now();
-          if (left <= 0 || closed.signal.aborted || hub.closing) return { task: null, cancel: [] };
-          // Woken by new work or a cancel; the 1 s backstop covers tasks queued by another replica.
-          await hub.dispatch.waitForWake(Math.min(left, 1000), closed.signal);
+          return { task: null, cancel: [] };
+        } finally {
+          poll.end(closed.signal.aborted);
         }
       },
     );

@@ -39,6 +39,8 @@ export class LiveViews {
   private readonly views = new Map<string, LiveView>();
   private readonly byId = new Map<string, LiveView>();
   private readonly loading = new Map<string, Promise<LiveView | undefined>>();
+  /** Writes committed while a view was loading: its read may have been taken before them. */
+  private readonly duringLoads: { runId: string; written: RunChanges }[] = [];
   private readonly o: Required<LiveViewsOptions>;
   private generation = 0;
   private instances = 0;
@@ -118,8 +120,12 @@ export class LiveViews {
   }
 
   private committed(runId: string, written: RunChanges): void {
+    if (this.loading.size > 0) this.duringLoads.push({ runId, written });
     const view = this.byId.get(runId);
-    if (!view) return;
+    if (view) this.apply(view, written);
+  }
+
+  private apply(view: LiveView, written: RunChanges): void {
     const next = withCommitted(view.run, written);
     if (!next) {
       view.checkedAt = Number.NEGATIVE_INFINITY; // a node it lacks: read the tree again
@@ -156,14 +162,21 @@ export class LiveViews {
     let loading = this.loading.get(key);
     if (!loading) {
       loading = (async () => {
+        const mark = this.duringLoads.length;
         const run = await this.o.store.findRun(repoId, slug);
         if (!run) return undefined;
         const view = this.newView(run, now);
+        // Each node takes a write only when it is newer than what the read saw.
+        for (const { runId, written } of this.duringLoads.slice(mark))
+          if (runId === run.id) this.apply(view, written);
         if (this.views.size >= this.o.maxViews) this.evict();
         this.views.set(key, view);
         this.byId.set(run.id, view);
         return view;
-      })().finally(() => this.loading.delete(key));
+      })().finally(() => {
+        this.loading.delete(key);
+        if (this.loading.size === 0) this.duringLoads.length = 0;
+      });
       this.loading.set(key, loading);
     }
     return loading;

@@ -118,15 +118,22 @@ export class SqlRunStore implements RunStore {
 
   async findRun(repoId: string, slug: string): Promise<RunRecord | undefined> {
     if (!/^\d{1,15}$/.test(slug)) return undefined;
-    const row = await this.db
-      .selectFrom('runs')
-      .selectAll()
-      .where('repo_id', '=', repoId)
-      .where('slug', '=', Number(slug))
-      .executeTakeFirst();
-    if (!row) return undefined;
-    const [run] = await this.loadTrees([row]);
-    return run;
+    // One snapshot: a tree read while the engine writes is a state the store had, never a torn
+    // mix of an older run row and newer cubes (live views rely on it; docs/scaling.md).
+    return this.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        const row = await trx
+          .selectFrom('runs')
+          .selectAll()
+          .where('repo_id', '=', repoId)
+          .where('slug', '=', Number(slug))
+          .executeTakeFirst();
+        if (!row) return undefined;
+        const [run] = await this.loadTrees([row], trx);
+        return run;
+      });
   }
 
   async runVersion(runId: string): Promise<number | undefined> {
@@ -274,18 +281,13 @@ export class SqlRunStore implements RunStore {
     return rows.map((r) => ({ runId: r.id, reason: r.cancel_reason ?? '' }));
   }
 
-  private async loadTrees(rows: RunsTable[]): Promise<RunRecord[]> {
+  private async loadTrees(rows: RunsTable[], db: Kysely<Database> = this.db): Promise<RunRecord[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const [workflows, tasks, cubes] = await Promise.all([
-      this.db
-        .selectFrom('run_workflows')
-        .selectAll()
-        .where('run_id', 'in', ids)
-        .orderBy('position')
-        .execute(),
-      this.db.selectFrom('run_tasks').selectAll().where('run_id', 'in', ids).orderBy('position').execute(),
-      this.db.selectFrom('run_cubes').selectAll().where('run_id', 'in', ids).orderBy('position').execute(),
+      db.selectFrom('run_workflows').selectAll().where('run_id', 'in', ids).orderBy('position').execute(),
+      db.selectFrom('run_tasks').selectAll().where('run_id', 'in', ids).orderBy('position').execute(),
+      db.selectFrom('run_cubes').selectAll().where('run_id', 'in', ids).orderBy('position').execute(),
     ]);
     return rows.map((row) =>
       assembleRun(

@@ -89,7 +89,8 @@ describe('schedules and polling on one replica at a time', () => {
   const holder = async (): Promise<string | undefined> => {
     const { rows } = await db.query<{ application_name: string }>(
       `select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid
-       where l.locktype = 'advisory' and l.granted and l.classid = $1 and l.objid = $2`,
+       where l.locktype = 'advisory' and l.granted and l.classid = $1 and l.objid = $2
+         and l.database = (select oid from pg_database where datname = current_database())`,
       TRIGGER_LOCK_KEY,
     );
     assert.ok(rows.length <= 1, `one holder at most: ${JSON.stringify(rows)}`);

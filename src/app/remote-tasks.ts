@@ -50,6 +50,18 @@ export interface RemoteTasks {
     onReport: (report: TaskReport) => void;
     onAttempt: (message: string) => void;
   }): RemoteHandle;
+  /**
+   * Follows a task that was handed to workers before this server (re)started: the run is resumed
+   * from the store, the task goes on where its worker is (`onReport` gets its last report first).
+   */
+  resume?(request: {
+    run: RunRecord;
+    workflow: WorkflowRun;
+    task: TaskRun;
+    idToken?: (name: string) => Promise<TokenValues>;
+    onReport: (report: TaskReport) => void;
+    onAttempt: (message: string) => void;
+  }): RemoteHandle;
 }
 
 /** Copies a reported cube onto the engine's cube; returns whether anything changed. */

@@ -1,11 +1,12 @@
 import type { RunRecord } from '../core/run/model.js';
 import { isTerminal } from '../core/run/status.js';
 import type { Clock } from '../ports/clock.js';
-import type { DirectoryStore, Repo, SecretScope } from '../ports/directory-store.js';
+import type { DirectoryStore, Repo } from '../ports/directory-store.js';
 import type { RunStore } from '../ports/run-store.js';
 import { endRunWithoutEngine } from './end-run.js';
 import { RunEngine, type EngineDeps } from './run-engine.js';
 import type { RunEvents } from './run-events.js';
+import { runSecrets } from './run-secrets.js';
 import type { SecretBox } from './secret-box.js';
 
 export interface DispatcherOptions {
@@ -30,12 +31,16 @@ export interface DispatcherOptions {
   onRunEnded?: (run: RunRecord) => void;
   /** Told when this dispatcher begins executing a run (the operator log). */
   onRunStarted?: (run: RunRecord, repo: Repo) => void;
+  /** Whether an abandoned run has tasks on workers, so it is resumed rather than ended. */
+  resumable?: (run: RunRecord) => Promise<boolean>;
 }
 
 /**
  * The embedded worker: claims stored runs (`prepared`) up to the concurrency limit, executes each
  * with a RunEngine, and keeps its claims alive. A run whose claim lapsed while it was `processing`
- * (its server died) is ended with an error message saying so; nothing stays `processing` forever.
+ * (its server died) is resumed from the store when it has tasks on workers (they go on; what ran
+ * in the dead server's processes ends with a message), else ended with an error message saying
+ * so; nothing stays `processing` forever.
  */
 export class RunDispatcher {
   private readonly engines = new Map<string, { engine: RunEngine; done: Promise<void> }>();
@@ -103,7 +108,7 @@ export class RunDispatcher {
       this.o.onRunEnded?.(await endRunWithoutEngine(this.o.runs, run, reason, this.o.clock.now()));
       return;
     }
-    const secrets = await this.secretsOf(repo, run.context.environmentId);
+    const secrets = await runSecrets(this.o.directory, this.o.box, repo, run.context.environmentId);
     const { events } = this.o;
     const engine = new RunEngine(this.o.engineDeps(run, repo), run, secrets, {
       onStatus: (kind, path, status) =>
@@ -129,24 +134,6 @@ export class RunDispatcher {
       });
     this.engines.set(run.id, { engine, done });
     this.o.onRunStarted?.(run, repo);
-  }
-
-  /**
-   * Org secrets, overridden by the repository's own of the same name, overridden by a deployment
-   * environment's; decrypted for the engine only.
-   */
-  private async secretsOf(repo: Repo, environmentId?: string): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    const scopes: [SecretScope, string][] = [
-      ['org', repo.orgId],
-      ['repo', repo.id],
-    ];
-    if (environmentId) scopes.push(['env', environmentId]);
-    for (const [scope, id] of scopes) {
-      for (const [name, value] of Object.entries(await this.o.directory.secretValues(scope, id)))
-        out[name] = this.o.box.decrypt(value);
-    }
-    return out;
   }
 
   /** Cancels the runs executing here that another replica was asked to cancel. */
@@ -185,6 +172,11 @@ export class RunDispatcher {
     const abandoned = await this.o.runs.claimAbandoned(this.o.owner, now, now + this.o.leaseMs, ownToo);
     for (const run of abandoned) {
       if (this.engines.has(run.id)) continue;
+      if (await this.o.resumable?.(run).catch(() => false)) {
+        this.o.log(`resuming run ${run.id} from the store: its tasks on workers go on`);
+        await this.execute(run);
+        continue;
+      }
       const reason =
         'Conveyor stopped while this run was processing (a crash or a restart of the server); cubes that were running were ended as canceled. Restart the run to try again.';
       await endRunWithoutEngine(this.o.runs, run, reason, now).then(

@@ -22,6 +22,13 @@ import {
   type TaskReport,
 } from './remote-tasks.js';
 
+/** The message of a cube a server restart interrupted (the process running it is gone). */
+const LOST_IN_RESTART =
+  'Conveyor stopped while this cube was running (a crash or a restart of the server); it was ended as canceled. Restart the run to try again.';
+
+/** What the engine hands a remote task besides the task itself (app/remote-tasks.ts). */
+type RemoteCallbacks = Pick<Parameters<RemoteTasks['start']>[0], 'onReport' | 'onAttempt' | 'idToken'>;
+
 export interface EngineDeps extends CubeRunnerDeps {
   store: RunStore;
   workspaces: WorkspaceProvider;
@@ -114,6 +121,7 @@ export class RunEngine {
 
   /** Runs until every cube has ended; resolves with the final run (also when it failed). */
   async execute(): Promise<RunRecord> {
+    this.resumeTasks();
     this.pump();
     await this.finished;
     await Promise.all(this.pending);
@@ -218,8 +226,12 @@ export class RunEngine {
     state.preparing = true;
     this.setStatus('task', [state.workflow.slug, state.task.slug], state.task, 'processing');
     this.changes.markTask(state.task);
-    if (this.deps.remote?.wants(state.task)) {
-      this.startRemoteTask(state, this.deps.remote);
+    const remote = this.deps.remote;
+    if (remote?.wants(state.task)) {
+      const secrets = this.secrets;
+      this.startRemoteTask(state, (callbacks) =>
+        remote.start({ ...this.remoteTask(state), secrets, ...callbacks }),
+      );
       return;
     }
     const key = `${this.run.workflows.indexOf(state.workflow)}-${state.workflow.tasks.indexOf(state.task)}-${state.task.slug}`;
@@ -241,13 +253,43 @@ export class RunEngine {
     );
   }
 
-  /** The task runs on an external worker; its reports move the cubes here (app/remote-tasks.ts). */
-  private startRemoteTask(state: TaskState, remote: RemoteTasks): void {
-    const handle = remote.start({
-      run: this.run,
-      workflow: state.workflow,
-      task: state.task,
-      secrets: this.secrets,
+  /**
+   * A run resumed from the store (its server restarted, or another replica took it over): a task
+   * that was on a worker goes on there; one that ran in a process of the stopped server is lost,
+   * its unfinished cubes end with a message saying so.
+   */
+  private resumeTasks(): void {
+    for (const state of this.tasks.values()) {
+      if (state.task.status !== 'processing' || state.preparing) continue;
+      state.preparing = true;
+      const remote = this.deps.remote;
+      if (remote?.resume && remote.wants(state.task)) {
+        const open = remote.resume.bind(remote);
+        this.startRemoteTask(state, (callbacks) => open({ ...this.remoteTask(state), ...callbacks }));
+        continue;
+      }
+      for (const cube of state.task.cubes) {
+        if (isTerminal(cube.status)) continue;
+        const event =
+          cube.status === 'created'
+            ? ({ type: 'dependency-failed' } as const)
+            : ({ type: 'cancel' } as const);
+        this.setCube(state, cube, event, LOST_IN_RESTART);
+      }
+      this.endTask(state);
+    }
+  }
+
+  private remoteTask(state: TaskState): { run: RunRecord; workflow: WorkflowRun; task: TaskRun } {
+    return { run: this.run, workflow: state.workflow, task: state.task };
+  }
+
+  /**
+   * The task runs on an external worker; its reports move the cubes here (app/remote-tasks.ts).
+   * `open` starts it (`start`) or follows it where a worker already has it (`resume`).
+   */
+  private startRemoteTask(state: TaskState, open: (callbacks: RemoteCallbacks) => RemoteHandle): void {
+    const handle = open({
       ...(this.deps.idTokens ? { idToken: (name: string) => this.idToken(state, name) } : {}),
       onReport: (report) => this.applyReport(state, report),
       onAttempt: (message) => {

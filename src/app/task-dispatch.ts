@@ -3,10 +3,13 @@ import { isTerminal } from '../core/run/status.js';
 import type { ArtifactStore } from '../ports/artifact-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { LogStore } from '../ports/log-store.js';
+import type { Notifier } from '../ports/notifier.js';
 import type { WorkerStore, WorkerTaskRow } from '../ports/worker-store.js';
-import type { RemoteHandle, RemoteOutcome, RemoteTasks, TaskReport } from './remote-tasks.js';
+import type { RemoteHandle, RemoteTasks, TaskReport } from './remote-tasks.js';
 import { AppError } from './errors.js';
 import type { TokenValues } from './expression-scope.js';
+import { FollowedTasks } from './followed-tasks.js';
+import { PollWakeups, type Poller } from './poll-wakeups.js';
 import { hashToken, newToken } from './secret-box.js';
 import { needsWorker, requiredTags } from './worker-tags.js';
 
@@ -26,8 +29,26 @@ export interface DispatchOptions {
    * whose runs_on names a worker tag, and the rest run in the server's process.
    */
   everyTask?: boolean;
+  /** A held poll looks at the queue at least this often, should a wake-up have been lost. */
+  pollBackstopMs: number;
   log: (message: string) => void;
+  /** Wake-ups between this server's parts and its replicas (channel TASKS_CHANNEL). */
+  notifier: Notifier;
+  /** A task's secrets, decrypted from the store (a task of a run executed on another replica). */
+  secrets(run: RunRecord): Promise<Record<string, string>>;
+  /** Gets the task's commit into this replica's mirror, which the worker fetches it from. */
+  prepare(run: RunRecord): Promise<void>;
 }
+
+/**
+ * The channel of the task queue. Topics: `q:<tags>` a task needing these tags (comma-separated,
+ * sorted) was queued; `c:<task>` a cancel was asked for; `t:<task>` the task's row changed (a
+ * report, its end, a new attempt): the replica executing its run reads the row.
+ */
+export const TASKS_CHANNEL = 'conveyor_tasks';
+
+/** Every this-many reaper passes, the tasks of runs executed here are read again (lost wake-ups). */
+const SYNC_EVERY_REAPS = 10;
 
 /** What a worker gets when it claims a task. */
 export interface Assignment {
@@ -44,32 +65,36 @@ export interface Assignment {
   git_path: string;
 }
 
-interface Local {
-  row: WorkerTaskRow;
-  secrets: Record<string, string>;
-  idToken?: (name: string) => Promise<TokenValues>;
-  onReport: (report: TaskReport) => void;
-  onAttempt: (message: string) => void;
-  resolve: (outcome: RemoteOutcome) => void;
-  settled: boolean;
-}
-
 /**
  * The server's queue of tasks for external workers: enqueue from the engine, claims by long-polling
  * workers, leases kept alive by heartbeats and fenced by epoch, a reaper that re-queues a lost
  * worker's task once (or ends it), cancels delivered to the held poll. The database row is the
- * truth (docs/workers.md); this object adds wake-ups and the engine's callbacks for tasks whose run
- * executes in this process.
+ * truth (docs/workers.md): whichever replica a worker talks to writes it and publishes `t:<task>`,
+ * and the replica executing the run reads the row and moves its engine (`sync`).
  */
 export class TaskDispatch implements RemoteTasks {
-  private readonly local = new Map<string, Local>();
-  private readonly waiters = new Set<() => void>();
+  private readonly local: FollowedTasks;
+  private readonly polls = new PollWakeups();
   private timer: NodeJS.Timeout | undefined;
   private reaping = false;
+  private reaps = 0;
+  /** Since when the store has answered the reaper without a failure (undefined: it is failing). */
+  private healthySince: number | undefined;
   /** Why a lease was ended early (expireWorker), by task. */
   private readonly goneWhy = new Map<string, string>();
+  private readonly unsubscribe: () => void;
 
-  constructor(readonly o: DispatchOptions) {}
+  constructor(readonly o: DispatchOptions) {
+    this.local = new FollowedTasks(o.store, o.log);
+    this.healthySince = o.clock.now();
+    this.unsubscribe = o.notifier.subscribe(TASKS_CHANNEL, {
+      onTopics: (topics) => this.heard(topics),
+      onGap: () => {
+        this.wake();
+        this.local.syncAll();
+      },
+    });
+  }
 
   wants(task: TaskRun): boolean {
     return this.o.everyTask === true || needsWorker(task.spec.runsOn);
@@ -107,60 +132,80 @@ export class TaskDispatch implements RemoteTasks {
       updatedAt: now,
       payload: JSON.stringify(single),
     };
-    let resolve!: (outcome: RemoteOutcome) => void;
-    const done = new Promise<RemoteOutcome>((r) => (resolve = r));
-    const local: Local = {
-      row,
-      secrets: request.secrets,
-      ...(request.idToken ? { idToken: request.idToken } : {}),
-      onReport: request.onReport,
-      onAttempt: request.onAttempt,
-      settled: false,
-      resolve: (outcome) => {
-        if (local.settled) return;
-        local.settled = true;
-        this.local.delete(task.id);
-        resolve(outcome);
-      },
-    };
-    this.local.set(task.id, local);
+    const { done, task: local } = this.local.follow(task.id, request);
+    local.attempt = 1;
+    local.secrets = request.secrets;
     const enqueued = this.o.store.enqueueTask(row).then(
-      () => this.wake(),
+      () => this.o.notifier.publish(TASKS_CHANNEL, queuedTopic(row.tags)),
       (error: unknown) => local.resolve({ message: `the task could not be queued: ${String(error)}` }),
     );
-    return {
-      done,
-      cancel: (reason) => void enqueued.then(() => this.cancel(task.id, reason)),
-    };
+    return { done, cancel: (reason) => void enqueued.then(() => this.cancel(task.id, reason)) };
+  }
+
+  /**
+   * Follows a task queued before this server (re)started, for a run it resumes: its state comes
+   * from the row, whichever replica the worker reports to. No row: the task was never queued.
+   * Its secrets are read from the store when a worker claims it again.
+   */
+  resume(request: Parameters<NonNullable<RemoteTasks['resume']>>[0]): RemoteHandle {
+    const taskId = request.task.id;
+    const { done, task: local } = this.local.follow(taskId, request);
+    void this.o.store.findTask(taskId).then(
+      (row) => {
+        if (!row)
+          return local.resolve({ message: 'Conveyor stopped before this task was handed to a worker' });
+        this.local.sync(taskId);
+      },
+      (error: unknown) => local.resolve({ message: `the task could not be resumed: ${String(error)}` }),
+    );
+    return { done, cancel: (reason) => void this.cancel(taskId, reason) };
+  }
+
+  /** Whether a run left by a stopped server has tasks on workers to go on with (see `resume`). */
+  async resumable(run: RunRecord): Promise<boolean> {
+    const rows = await this.o.store.listRunTasks(run.id);
+    const tasks = new Map(run.workflows.flatMap((w) => w.tasks).map((t) => [t.id, t]));
+    return rows.some((r) => r.state !== 'done' || tasks.get(r.taskId)?.status === 'processing');
+  }
+
+  private heard(topics: readonly string[]): void {
+    const queued: string[][] = [];
+    const cancels = new Set<string>();
+    for (const topic of topics) {
+      const [kind, rest] = [topic.slice(0, 2), topic.slice(2)];
+      if (kind === 't:') this.local.sync(rest);
+      else if (kind === 'c:') cancels.add(rest);
+      else if (kind === 'q:') queued.push(rest === '' ? [] : rest.split(','));
+    }
+    this.polls.wake(queued, cancels);
+  }
+
+  /** Tells the replica executing the task's run (maybe this one) that its row changed. */
+  private changed(taskId: string): void {
+    this.o.notifier.publish(TASKS_CHANNEL, `t:${taskId}`);
   }
 
   private async cancel(taskId: string, reason: string): Promise<void> {
     const now = this.o.clock.now();
     await this.o.store.requestCancel(taskId, reason, now);
     const row = await this.o.store.findTask(taskId);
-    if (row?.state === 'queued' && (await this.o.store.abandonTask(taskId, row.epoch, reason, now)))
-      this.local.get(taskId)?.resolve({ canceled: true, message: reason });
-    this.wake();
+    const outcome = { message: reason, canceled: true };
+    if (row?.state === 'queued' && (await this.o.store.abandonTask(taskId, row.epoch, outcome, now)))
+      this.changed(taskId);
+    this.o.notifier.publish(TASKS_CHANNEL, `c:${taskId}`);
   }
 
-  /** Wakes every held poll: new work, or a cancel for a task a poller runs. */
+  /** Wakes every held poll of this server (it stops; the database link is back). */
   wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.polls.wakeAll();
   }
 
-  /** Waits until woken, `ms` passed, or the signal fired. */
-  waitForWake(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.waiters.delete(finish);
-        signal.removeEventListener('abort', finish);
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      this.waiters.add(finish);
-      signal.addEventListener('abort', finish);
-    });
+  /**
+   * Waits until `ms` passed, the signal fired, or a wake-up concerns this poller: a task queued
+   * (here or on another replica) that it may take, or a cancel of one of its tasks.
+   */
+  waitForWake(ms: number, signal: AbortSignal, poller: Poller = { tags: [], tasks: [] }): Promise<void> {
+    return this.polls.wait(ms, signal, poller);
   }
 
   /** Leases the oldest task this worker may take, or answers undefined. */
@@ -175,7 +220,7 @@ export class TaskDispatch implements RemoteTasks {
     const token = `cvt_${newToken()}`;
     const now = this.o.clock.now();
     if (ownOnly && this.local.size === 0) return undefined;
-    const row = await this.o.store.claimTask(ownOnly ? { ...worker, only: [...this.local.keys()] } : worker, {
+    const row = await this.o.store.claimTask(ownOnly ? { ...worker, only: this.local.ids() } : worker, {
       now,
       until: now + this.o.leaseMs,
       tokenHash: hashToken(token),
@@ -186,8 +231,16 @@ export class TaskDispatch implements RemoteTasks {
     const bases: Record<string, number> = {};
     for (const cube of cubes) bases[cube.id] = await this.o.logs.size(run.id, cube.id);
     await this.o.store.saveLogBases(row.taskId, row.epoch, bases);
-    const local = this.local.get(row.taskId);
-    if (local) local.row = { ...row, logBases: bases };
+    let secrets: Record<string, string>;
+    try {
+      await this.o.prepare(run);
+      secrets = this.local.get(row.taskId)?.secrets ?? (await this.o.secrets(run));
+    } catch (error) {
+      const message = `the task could not be handed out: ${error instanceof Error ? error.message : String(error)}`;
+      if (await this.o.store.abandonTask(row.taskId, row.epoch, { message }, this.o.clock.now()))
+        this.changed(row.taskId);
+      return undefined;
+    }
     return {
       task_id: row.taskId,
       epoch: row.epoch,
@@ -195,7 +248,7 @@ export class TaskDispatch implements RemoteTasks {
       token,
       lease_ms: this.o.leaseMs,
       run,
-      secrets: local?.secrets ?? {},
+      secrets,
       git_path: `/worker/v1/git/${row.taskId}`,
     };
   }
@@ -218,8 +271,8 @@ export class TaskDispatch implements RemoteTasks {
   async endRun(runId: string, message: string): Promise<void> {
     const now = this.o.clock.now();
     for (const row of await this.o.store.listOpenTasks())
-      if (row.runId === runId && !this.local.has(row.taskId))
-        await this.o.store.abandonTask(row.taskId, row.epoch, message, now);
+      if (row.runId === runId && !this.local.get(row.taskId))
+        if (await this.o.store.abandonTask(row.taskId, row.epoch, { message }, now)) this.changed(row.taskId);
   }
 
   /** The tasks among `taskIds` that were asked to cancel, with why. */
@@ -245,11 +298,8 @@ export class TaskDispatch implements RemoteTasks {
     const ok = final
       ? await this.o.store.finishTask(row.taskId, epoch, text, now)
       : await this.o.store.saveReport(row.taskId, epoch, text, now);
-    if (!ok) return false;
-    const local = this.local.get(row.taskId);
-    local?.onReport(located);
-    if (final) local?.resolve({});
-    return true;
+    if (ok) this.changed(row.taskId);
+    return ok;
   }
 
   /** Artifacts a worker uploaded are stored here; their location is this server's store. */
@@ -282,24 +332,34 @@ export class TaskDispatch implements RemoteTasks {
 
   stop(): void {
     clearInterval(this.timer);
-    for (const waiter of [...this.waiters]) waiter();
+    this.unsubscribe();
+    this.wake();
   }
 
-  /** Expired leases: retried as the next attempt, or ended; tasks queued too long: ended. */
+  /**
+   * Expired leases: retried as the next attempt, or ended; tasks queued too long: ended. Leases
+   * run out only once the store has answered for a whole lease: while this server could not reach
+   * the database (or had just started), no worker could renew through it either. A lease ended
+   * early by `expireWorker` (its worker is known to be gone) does not wait.
+   */
   async reap(): Promise<void> {
     if (this.reaping) return;
     this.reaping = true;
     try {
       const now = this.o.clock.now();
-      for (const row of await this.o.store.listExpired(now)) await this.expire(row, now);
+      const expired = await this.o.store.listExpired(now);
+      this.healthySince ??= now;
+      const healthy = now - this.healthySince >= this.o.leaseMs;
+      for (const row of expired) if (healthy || this.goneWhy.has(row.taskId)) await this.expire(row, now);
       for (const row of await this.o.store.listOpenTasks()) {
         if (row.state !== 'queued' || now - row.queuedAt < this.o.queueTimeoutMs) continue;
         const message = `no worker with tags [${['self-hosted', ...row.tags].join(', ')}] took task ${row.taskId} within ${Math.round(this.o.queueTimeoutMs / 1000)} s; start one (docs/workers.md) and restart the run`;
-        if (await this.o.store.abandonTask(row.taskId, row.epoch, message, now))
-          this.local.get(row.taskId)?.resolve({ message });
+        if (await this.o.store.abandonTask(row.taskId, row.epoch, { message }, now)) this.changed(row.taskId);
       }
+      if (++this.reaps % SYNC_EVERY_REAPS === 0) this.local.syncAll();
     } catch (error) {
-      this.o.log(`worker task reaper: ${String(error)}`);
+      if (this.healthySince !== undefined) this.o.log(`worker task reaper: ${String(error)}`);
+      this.healthySince = undefined;
     } finally {
       this.reaping = false;
     }
@@ -323,26 +383,25 @@ export class TaskDispatch implements RemoteTasks {
   }
 
   private async expire(row: WorkerTaskRow, now: number): Promise<void> {
-    const local = this.local.get(row.taskId);
     const why = this.goneWhy.get(row.taskId) ?? `no heartbeat for ${Math.round(this.o.leaseMs / 1000)} s`;
     this.goneWhy.delete(row.taskId);
     const lost = `worker ${row.workerName ?? '?'} lost its lease on the task (attempt ${row.attempt} of ${row.maxAttempts}: ${why})`;
     if (row.cancelReason !== undefined) {
-      if (await this.o.store.abandonTask(row.taskId, row.epoch, row.cancelReason, now))
-        local?.resolve({ canceled: true, message: row.cancelReason });
+      const outcome = { canceled: true, message: row.cancelReason };
+      if (await this.o.store.abandonTask(row.taskId, row.epoch, outcome, now)) this.changed(row.taskId);
       return;
     }
     if (row.attempt >= row.maxAttempts) {
       const message = `${lost}; not retried (attempts used up)`;
-      if (await this.o.store.abandonTask(row.taskId, row.epoch, message, now)) local?.resolve({ message });
+      if (await this.o.store.abandonTask(row.taskId, row.epoch, { message }, now)) this.changed(row.taskId);
       return;
     }
     const message = `${lost}; retried on another worker`;
     await this.noteInLogs(row, message, now);
     if (!(await this.o.store.requeue(row.taskId, row.epoch, message, now))) return;
     this.o.log(`task ${row.taskId}: ${message}`);
-    local?.onAttempt(message);
-    this.wake();
+    this.changed(row.taskId);
+    this.o.notifier.publish(TASKS_CHANNEL, queuedTopic(row.tags));
   }
 
   private async noteInLogs(row: WorkerTaskRow, message: string, now: number): Promise<void> {
@@ -354,6 +413,10 @@ export class TaskDispatch implements RemoteTasks {
       sink.close();
     }
   }
+}
+
+function queuedTopic(tags: readonly string[]): string {
+  return `q:${[...tags].sort().join(',')}`;
 }
 
 /** Prefix of an artifact location that names a file the worker uploaded to this server. */

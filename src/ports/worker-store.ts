@@ -55,6 +55,8 @@ export interface WorkerTaskRow {
   report?: string;
   /** Per cube id, the server's log size when this lease began. */
   logBases?: Record<string, number>;
+  /** Set once the task is `done`: how it ended, as the engine is told (app/remote-tasks.ts). */
+  outcome?: { message?: string; canceled?: boolean };
 }
 
 /**
@@ -63,7 +65,9 @@ export interface WorkerTaskRow {
  * Contract: every task transition is a compare-and-set on (task, state, epoch), so two replicas or
  * two workers racing for one task see exactly one winner; the loser gets `undefined`/`false`.
  * `claim` hands out the oldest queued task whose tags are all among the worker's tags; a task
- * with no tags only to a worker that takes untagged tasks; with `only`, one of those task ids.
+ * with no tags only to a worker that takes untagged tasks; with `only`, one of those task ids. On
+ * PostgreSQL it is one `FOR UPDATE SKIP LOCKED` statement with the same rules, so replicas claiming
+ * at once never wait on each other's candidate rows.
  */
 export interface WorkerStore {
   insertToken(token: WorkerTokenRecord, hash: string): Promise<void>;
@@ -93,7 +97,14 @@ export interface WorkerStore {
   /** Puts an expired lease back in the queue as the next attempt; false if someone else did. */
   requeue(taskId: string, epoch: number, message: string, at: number): Promise<boolean>;
   /** Ends a task without a worker (queue timeout, cancel while queued, attempts used up). */
-  abandonTask(taskId: string, epoch: number, message: string, at: number): Promise<boolean>;
+  abandonTask(
+    taskId: string,
+    epoch: number,
+    outcome: { message: string; canceled?: boolean },
+    at: number,
+  ): Promise<boolean>;
+  /** Every task of a run handed to workers, open or done (a restarted server resumes from them). */
+  listRunTasks(runId: string): Promise<WorkerTaskRow[]>;
   requestCancel(taskId: string, reason: string, at: number): Promise<void>;
   /** Tasks queued or leased, for the "waiting for a worker" view and the reaper. */
   listOpenTasks(): Promise<WorkerTaskRow[]>;

@@ -25,7 +25,7 @@ import { SqlDirectoryStore } from '../store/sql-directory-store.js';
 import { SqlIdentityStore } from '../store/sql-identity-store.js';
 import { findConnection, OidcIssuer, oidcOptions, tokenMinter } from '../app/id-tokens.js';
 import { SqlRunStore } from '../store/sql-run-store.js';
-import { composeWorkers } from './compose-workers.js';
+import { composeWorkers, openNotifier } from './compose-workers.js';
 import { EmbeddedWorkers } from './embedded-workers.js';
 import { openSqliteDb } from '../store/sqlite.js';
 import { GitMirrors } from '../workspace/git-mirrors.js';
@@ -184,12 +184,16 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   // The way before embedded workers, kept as the benchmark's baseline (docs/workers.md).
   const inProcess = config.env.CONVEYOR_TASKS_IN_PROCESS === '1';
   const parallelism = config.parallelism ?? Math.max(4, 2 * availableParallelism());
+  const notifier = await openNotifier(db, config);
   const workers = composeWorkers(db, {
     config,
     clock,
     logs,
     mirrors,
     artifacts,
+    directory,
+    box,
+    notifier,
     // Default 0 for now: untagged tasks then run in the server's process (docs/workers.md).
     everyTask: embeddedCount > 0 && !inProcess,
   });
@@ -224,6 +228,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       followUps.add(work);
     },
     onRunStarted: (run, repo) => config.ops?.runStarted(repo, run),
+    resumable: (run) => workers.dispatch.resumable(run),
     prepare: async (run, repo) => {
       if (run.context.commit?.sha) await mirrors.ensureCommit(repo.id, repo.cloneUrl, run.context.commit.sha);
     },
@@ -274,6 +279,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     box,
     dispatcher,
     workers,
+    notifier,
     triggers,
     events,
     logs,
@@ -316,6 +322,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       await closeHttp?.();
       executors.native.close?.();
       executors.container?.close?.();
+      await notifier.close();
       await db.destroy();
       blobs.close();
     },

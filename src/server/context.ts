@@ -16,6 +16,7 @@ import type { IdentityStore } from '../ports/identity-store.js';
 import type { OperatorLog } from './operator-log.js';
 import type { UiSessions } from './ui/sessions.js';
 import type { WorkerHub } from '../app/worker-hub.js';
+import type { Notifier } from '../ports/notifier.js';
 
 /** Everything the routes use, built once by compose.ts. */
 export interface ServerContext {
@@ -28,6 +29,8 @@ export interface ServerContext {
   dispatcher: RunDispatcher;
   /** Worker tokens, registered workers and the tasks handed to them. */
   workers: WorkerHub;
+  /** Wake-ups within this server and between replicas (LISTEN/NOTIFY on PostgreSQL). */
+  notifier: Notifier;
   triggers: TriggerLoop;
   events: RunEvents;
   logs: LogStore;

@@ -69,4 +69,12 @@ export const WORKER_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0045_worker_task_outcome': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // How a task ended, for the replica executing its run: {} (its worker reported it) or
+      // {message, canceled} (it ended without a worker). Replicas learn it from the row.
+      await db.schema.alterTable('worker_tasks').addColumn('outcome_json', 'text').execute();
+      await db.schema.createIndex('worker_tasks_run').on('worker_tasks').columns(['run_id']).execute();
+    },
+  },
 };

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type {
   WorkerRecord,
   WorkerState,
@@ -16,9 +16,16 @@ const CLAIM_DEPTH = 64;
 const num = (v: unknown): number => Number(v);
 const opt = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
-/** `WorkerStore` over Kysely (SQLite and PostgreSQL): compare-and-set updates, no locks held. */
+/**
+ * `WorkerStore` over Kysely: compare-and-set updates, no locks held; claims on PostgreSQL are one
+ * `FOR UPDATE SKIP LOCKED` statement with the tag match in SQL, on SQLite (one writer) a
+ * compare-and-set over the oldest queued rows.
+ */
 export class SqlWorkerStore implements WorkerStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly postgres = false,
+  ) {}
 
   async insertToken(token: WorkerTokenRecord, hash: string): Promise<void> {
     await this.db
@@ -125,6 +132,7 @@ export class SqlWorkerStore implements WorkerStore {
       payload_json: row.payload,
       report_json: null,
       log_bases_json: null,
+      outcome_json: null,
     };
     // A restarted run reuses no task ids, but a server that re-enqueues after a crash may.
     await this.db
@@ -138,6 +146,7 @@ export class SqlWorkerStore implements WorkerStore {
     worker: { name: string; tags: readonly string[]; untagged: boolean; only?: readonly string[] },
     lease: { now: number; until: number; tokenHash: string },
   ): Promise<WorkerTaskRow | undefined> {
+    if (this.postgres) return this.claimSkipLocked(worker, lease);
     const have = new Set(worker.tags);
     const candidates = await this.db
       .selectFrom('worker_tasks')
@@ -167,6 +176,37 @@ export class SqlWorkerStore implements WorkerStore {
       if (Number(res.numUpdatedRows) === 1) return this.findTask(c.task_id);
     }
     return undefined;
+  }
+
+  /**
+   * One statement, with the rules of the SQLite claim: the oldest queued task whose tags (a JSON
+   * array) are contained in the worker's, or that has no tags if the worker takes untagged tasks,
+   * and with `only` one of those ids; locked with SKIP LOCKED so concurrent claims on other
+   * replicas take the next row instead of waiting.
+   */
+  private async claimSkipLocked(
+    worker: { name: string; tags: readonly string[]; untagged: boolean; only?: readonly string[] },
+    lease: { now: number; until: number; tokenHash: string },
+  ): Promise<WorkerTaskRow | undefined> {
+    if (worker.only?.length === 0) return undefined;
+    const tags = JSON.stringify([...worker.tags]);
+    const only = worker.only ? sql`and task_id in (${sql.join([...worker.only])})` : sql``;
+    const result = await sql<Selectable<WorkerTasksTable>>`
+      update worker_tasks
+         set state = 'leased', epoch = epoch + 1, worker_name = ${worker.name},
+             lease_until = ${lease.until}, token_hash = ${lease.tokenHash}, updated_at = ${lease.now}
+       where task_id = (
+               select task_id from worker_tasks
+                where state = 'queued' ${only}
+                  and case when jsonb_array_length(tags_json::jsonb) = 0 then ${worker.untagged}::boolean
+                           else tags_json::jsonb <@ ${tags}::jsonb end
+                order by queued_at
+                limit 1
+                  for update skip locked)
+         and state = 'queued'
+      returning *`.execute(this.db);
+    const row = result.rows[0];
+    return row && taskFromRow(row);
   }
 
   async findTask(taskId: string): Promise<WorkerTaskRow | undefined> {
@@ -219,6 +259,7 @@ export class SqlWorkerStore implements WorkerStore {
       state: 'done',
       report_json: report,
       lease_until: null,
+      outcome_json: '{}',
       updated_at: at,
     });
   }
@@ -251,10 +292,22 @@ export class SqlWorkerStore implements WorkerStore {
     });
   }
 
-  async abandonTask(taskId: string, epoch: number, message: string, at: number): Promise<boolean> {
+  async abandonTask(
+    taskId: string,
+    epoch: number,
+    outcome: { message: string; canceled?: boolean },
+    at: number,
+  ): Promise<boolean> {
     const res = await this.db
       .updateTable('worker_tasks')
-      .set({ state: 'done', message, lease_until: null, token_hash: null, updated_at: at })
+      .set({
+        state: 'done',
+        message: outcome.message,
+        lease_until: null,
+        token_hash: null,
+        outcome_json: JSON.stringify(outcome),
+        updated_at: at,
+      })
       .where('task_id', '=', taskId)
       .where('state', '!=', 'done')
       .where('epoch', '=', epoch)
@@ -269,6 +322,11 @@ export class SqlWorkerStore implements WorkerStore {
       .where('task_id', '=', taskId)
       .where('state', '!=', 'done')
       .execute();
+  }
+
+  async listRunTasks(runId: string): Promise<WorkerTaskRow[]> {
+    const rows = await this.db.selectFrom('worker_tasks').selectAll().where('run_id', '=', runId).execute();
+    return rows.map(taskFromRow);
   }
 
   async listOpenTasks(): Promise<WorkerTaskRow[]> {
@@ -316,5 +374,6 @@ function taskFromRow(r: Selectable<WorkerTasksTable>): WorkerTaskRow {
     ...(r.log_bases_json !== null
       ? { logBases: JSON.parse(r.log_bases_json) as Record<string, number> }
       : {}),
+    ...(r.outcome_json ? { outcome: JSON.parse(r.outcome_json) as WorkerTaskRow['outcome'] } : {}),
   };
 }

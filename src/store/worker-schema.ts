@@ -59,4 +59,6 @@ export interface WorkerTasksTable {
   report_json: string | null;
   /** Per cube, the server log size when this lease began: worker offsets count from there. */
   log_bases_json: string | null;
+  /** How the task ended (migration 0045): `{}` reported by its worker, or `{message, canceled?}`. */
+  outcome_json: string | null;
 }

@@ -41,6 +41,8 @@ export async function startTestServer(
     embeddedWorkers?: number;
     /** The address to listen on (default 127.0.0.1), e.g. the root end of a test's veth pair. */
     host?: string;
+    /** Runs executing at once (0: a replica that only serves requests and workers). */
+    concurrency?: number;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir('conveyor-server-');
@@ -57,6 +59,7 @@ export async function startTestServer(
     clock,
     ...(options.embeddedWorkers !== undefined ? { embeddedWorkers: options.embeddedWorkers } : {}),
     ...(options.artifactUrlTtlMs ? { artifactUrlTtlMs: options.artifactUrlTtlMs } : {}),
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     env: {
       ...process.env,
       ...CONTAINER_ENV,

@@ -138,8 +138,13 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
             }
             const left = deadline - clock.now();
             if (left <= 0 || hub.closing) return { task: null, cancel: [] };
-            // Woken by new work or a cancel; the 1 s backstop covers tasks queued by another replica.
-            await hub.dispatch.waitForWake(Math.min(left, 1000), over);
+            // Woken by a task for this worker or a cancel, here or on another replica (LISTEN/NOTIFY);
+            // the backstop (2 s) covers a wake-up lost while the database link was down.
+            await hub.dispatch.waitForWake(Math.min(left, hub.dispatch.o.pollBackstopMs), over, {
+              tags: worker.tags,
+              untagged: worker.untagged,
+              tasks: body.tasks,
+            });
           }
           return { task: null, cancel: [] };
         } finally {

@@ -114,6 +114,7 @@ export async function runCube(deps: CubeRunnerDeps, given: CubeJob): Promise<Cub
       ran = { exit: outcome.exit, action: outcome };
     } else ran = { exit: await execute(deps, job, { env, image, script: script?.join('\n'), out }) };
     out.end();
+    await sink.stored?.();
     const result = afterExit(deps, job, ran, files, sink);
     if (sink.failure !== undefined) {
       result.event = { type: 'error' };

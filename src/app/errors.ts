@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   RateLimited: 429,
   Internal: 500,
   Unavailable: 503,
+  StorageFailed: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

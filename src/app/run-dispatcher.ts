@@ -207,7 +207,16 @@ export class RunDispatcher {
     if (timedOut) {
       for (const { engine } of this.engines.values())
         engine.cancel('the server shut down before the run finished; restart the run to try again');
-      await all;
+      // A cancel waits for the workers' reports; a worker that is gone never sends one. Those runs
+      // are left to the next start's recovery rather than holding the shutdown forever.
+      const stuck = await Promise.race([
+        all.then(() => false),
+        delay(Math.max(graceMs, 5000)).then(() => true),
+      ]);
+      if (stuck)
+        this.o.log(
+          `shutting down with ${this.engines.size} run(s) still ending; the next start recovers them`,
+        );
     }
     clearInterval(this.renewTimer);
   }

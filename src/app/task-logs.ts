@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import type { LogStore } from '../ports/log-store.js';
 
 export type AppendResult =
-  { ok: true; size: number } | { ok: false; size: number } | { ok: false; lost: true };
+  | { ok: true; size: number }
+  | { ok: false; size: number }
+  | { ok: false; lost: true }
+  /** The log store could not write the chunk (disk full, not writable): the sink's `failure`. */
+  | { ok: false; storage: string };
 
 /**
  * Appends by offset, GitLab's trace contract made replay-safe: `start` counts from `base` (the
@@ -61,6 +65,7 @@ export class OffsetLogAppender {
       const sink = this.logs.open(runId, cubeId);
       sink.write(rest, at);
       sink.close();
+      if (sink.failure !== undefined) return { ok: false, storage: sink.failure };
     }
     return { ok: true, size: stored + rest.length };
   }

@@ -13,6 +13,11 @@ export interface LogSink {
   close(): void;
   /** Why writing failed, when it did: the cube then fails with this message. */
   failure?: string;
+  /**
+   * Resolves once what was written is stored where readers read it (a worker's sink: once the
+   * server holds it); `failure` is settled then. Absent where `write` stores synchronously.
+   */
+  stored?(): Promise<void>;
 }
 
 /**

@@ -180,7 +180,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const followUps = new Set<Promise<unknown>>();
   const owner = config.replicaId ?? `${hostname()}:${dataDir}`;
   const concurrency = config.concurrency ?? Math.max(2, availableParallelism());
-  const embeddedCount = config.embeddedWorkers ?? 0;
+  const embeddedCount = config.embeddedWorkers ?? 1;
   // The way before embedded workers, kept as the benchmark's baseline (docs/workers.md).
   const inProcess = config.env.CONVEYOR_TASKS_IN_PROCESS === '1';
   const parallelism = config.parallelism ?? Math.max(4, 2 * availableParallelism());
@@ -194,8 +194,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     directory,
     box,
     notifier,
-    // Default 0 for now: untagged tasks then run in the server's process (docs/workers.md).
-    everyTask: embeddedCount > 0 && !inProcess,
+    // Every task goes to a worker; with 0 embedded workers untagged ones wait for `--untagged` workers.
+    everyTask: !inProcess,
   });
   const embedded = new EmbeddedWorkers({
     count: inProcess ? 0 : embeddedCount,

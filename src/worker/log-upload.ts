@@ -12,6 +12,8 @@ interface CubeLog {
   /** Bytes the server acknowledged (its size for this lease). */
   sent: number;
   written: number;
+  /** The server could not store this log (507): nothing more is sent, the cube fails with it. */
+  failed?: string;
   uploading?: Promise<void>;
   timer?: NodeJS.Timeout;
 }
@@ -63,8 +65,9 @@ export class UploadingLogStore implements LogStore {
       },
       close: () => inner.close(),
       get failure() {
-        return inner.failure;
+        return inner.failure ?? entry.failed;
       },
+      stored: () => this.flushCube(cubeId),
     };
   }
 
@@ -96,7 +99,7 @@ export class UploadingLogStore implements LogStore {
 
   private async uploadNow(log: CubeLog): Promise<void> {
     for (;;) {
-      if (this.fenced || this.lease.signal.aborted) return;
+      if (this.fenced || this.lease.signal.aborted || log.failed !== undefined) return;
       const size = await this.spool.size(this.runId, log.cubeId);
       if (log.sent >= size) return;
       const chunk = await this.spool.readBytes(
@@ -107,17 +110,19 @@ export class UploadingLogStore implements LogStore {
       );
       const { taskId, epoch, token } = this.lease;
       try {
-        const got = await this.client.call<{ size?: number; details?: { size?: string } }>(
+        const got = await this.client.call<{ size?: number; message?: string; details?: { size?: string } }>(
           'PATCH',
           `/worker/v1/tasks/${taskId}/logs/${log.cubeId}?epoch=${epoch}`,
           {
             token,
             body: chunk,
             headers: { 'content-range': `bytes ${log.sent}-${log.sent + chunk.length}/*` },
+            answers: (status) => (status < 500 && status !== 429) || status === 507,
           },
         );
         if (got.status === 202) log.sent = got.body.size ?? log.sent + chunk.length;
         else if (got.status === 416) log.sent = Number(got.body.details?.size ?? 0);
+        else if (got.status === 507) log.failed = got.body.message ?? 'the server could not store the log';
         else throw new Error(`log upload answered ${got.status}`);
       } catch (error) {
         if (error instanceof LeaseLostError) {
@@ -128,6 +133,16 @@ export class UploadingLogStore implements LogStore {
         throw error;
       }
     }
+  }
+
+  /** Uploads what one cube spooled; resolves once the server holds it (or the lease is gone). */
+  async flushCube(cubeId: string): Promise<void> {
+    const log = this.cubes.get(cubeId);
+    if (!log) return;
+    clearTimeout(log.timer);
+    log.timer = undefined;
+    await log.uploading?.catch(() => undefined);
+    await this.upload(log).catch(() => undefined);
   }
 
   /** Uploads everything spooled; resolves once the server holds all of it (or the lease is gone). */
@@ -151,7 +166,9 @@ export class UploadingLogStore implements LogStore {
   /** Size and sha256 of each cube's spooled log, for the final report. */
   async digests(): Promise<Record<string, { bytes: number; sha256: string }>> {
     const out: Record<string, { bytes: number; sha256: string }> = {};
-    for (const cubeId of this.cubes.keys()) {
+    for (const [cubeId, log] of this.cubes) {
+      // A log the server could not store is not claimed: the cube failed with that error.
+      if (log.failed !== undefined) continue;
       const size = await this.spool.size(this.runId, cubeId);
       const bytes = await this.spool.readBytes(this.runId, cubeId, 0, size);
       out[cubeId] = { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };

@@ -35,6 +35,11 @@ export class PollWatch {
     }, ms);
   }
 
+  /** While counting down, polls are retried every 50 ms: one must get through in time. */
+  get counting(): boolean {
+    return this.timer !== undefined;
+  }
+
   /** A poll was answered: the server knows this worker is alive. */
   answered(): void {
     clearTimeout(this.timer);

@@ -5,6 +5,7 @@ import type { CubeReport } from '../app/remote-tasks.js';
 import { RunEngine } from '../app/run-engine.js';
 import type { Assignment } from '../app/task-dispatch.js';
 import type { CubeRun } from '../core/run/model.js';
+import { isTerminal } from '../core/run/status.js';
 import { systemClock } from '../ports/clock.js';
 import type { CubeProcessSpec, Executor } from '../ports/executor.js';
 import type { RunChanges } from '../ports/run-store.js';
@@ -68,6 +69,8 @@ export class TaskRunner {
   private heartbeat: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private beating = 0;
+  private finishing = false;
+  private logs: UploadingLogStore | undefined;
   private renewedSentAt = 0;
   private reporting: Promise<unknown> = Promise.resolve();
   readonly lease: Lease;
@@ -113,9 +116,9 @@ export class TaskRunner {
     const task = run.workflows[0]?.tasks[0];
     if (!task) throw new Error('the assignment has no task');
     const spool = join(deps.workDir, 'spool', a.task_id);
-    const logs = new UploadingLogStore(spool, run.id, deps.client, this.lease, () =>
+    const logs = (this.logs = new UploadingLogStore(spool, run.id, deps.client, this.lease, () =>
       this.fence('the server refused a log upload: the lease is gone'),
-    );
+    ));
     const sha = run.context.commit?.sha;
     this.heartbeat = setInterval(() => void this.beat(), Math.max(100, a.lease_ms / 3));
     // The claim started the lease just before its answer arrived (the margin covers the trip).
@@ -210,34 +213,40 @@ export class TaskRunner {
       }
       if (got.body.state === 'canceling') this.cancel(got.body.reason ?? 'canceled');
     } catch (error) {
-      // The watchdog stops a task whose lease could not be renewed; a refusal stops it at once.
-      if (error instanceof LeaseLostError) this.fence('the server says the lease is gone');
+      // The watchdog stops a task whose lease could not be renewed; a refusal stops it at once,
+      // unless it raced the final report, which ended the lease (its own answer decides then).
+      if (error instanceof LeaseLostError && !this.finishing) this.fence('the server says the lease is gone');
     } finally {
       this.beating--;
     }
   }
 
-  /** Reports the engine's changed cubes; reports are sent in order, one at a time. */
+  /**
+   * Reports the engine's changed cubes; reports are sent in order, one at a time. A cube that
+   * ended is reported once the server holds its whole log: the server's run may end with that
+   * report, and its log must be complete by then.
+   */
   private sendReport(changes: RunChanges): Promise<void> {
     const cubes = (changes.cubes ?? []).map((cube) => report(cube, this.cancelReason));
     if (cubes.length === 0 || this.fenced) return Promise.resolve();
-    const send = () =>
-      this.fenced
-        ? undefined
-        : this.deps.client
-            .call('POST', `/worker/v1/tasks/${this.a.task_id}/report`, {
-              token: this.a.token,
-              json: { epoch: this.a.epoch, cubes },
-            })
-            .catch((error: unknown) => {
-              if (error instanceof LeaseLostError)
-                this.fence('the server refused a report: the lease is gone');
-            });
+    const send = async () => {
+      for (const cube of cubes) if (isTerminal(cube.status)) await this.logs?.flushCube(cube.id);
+      if (this.fenced) return;
+      await this.deps.client
+        .call('POST', `/worker/v1/tasks/${this.a.task_id}/report`, {
+          token: this.a.token,
+          json: { epoch: this.a.epoch, cubes },
+        })
+        .catch((error: unknown) => {
+          if (error instanceof LeaseLostError) this.fence('the server refused a report: the lease is gone');
+        });
+    };
     this.reporting = this.reporting.then(send, send);
     return Promise.resolve();
   }
 
   private async finish(logs: UploadingLogStore, cubes: CubeRun[]): Promise<void> {
+    this.finishing = true;
     for (;;) {
       await logs.flush();
       if (this.fenced) return;

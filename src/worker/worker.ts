@@ -178,7 +178,7 @@ export class Worker {
         }
         this.watch.broke(error);
         if (backoff === 0 || backoff >= 2000) this.o.log(`poll failed: ${describe(error)}; retrying`);
-        await sleep(backoff / 2 + Math.random() * (backoff / 2));
+        await sleep(this.watch.counting ? 50 : backoff / 2 + Math.random() * (backoff / 2));
         backoff = Math.min(2000, Math.max(100, backoff * 2));
         continue;
       } finally {

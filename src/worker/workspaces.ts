@@ -63,22 +63,36 @@ export class WorkerWorkspaces {
           () => false,
         );
         if (has) return;
-        try {
-          await run('git', ['fetch', '--quiet', '--no-tags', '--', url, sha], {
-            cwd: cache,
-            env: {
-              ...process.env,
-              GIT_TERMINAL_PROMPT: '0',
-              GIT_CONFIG_COUNT: '1',
-              GIT_CONFIG_KEY_0: 'http.extraHeader',
-              GIT_CONFIG_VALUE_0: `Authorization: Bearer ${token}`,
-            },
-          });
-        } catch (error) {
-          const stderr = (error as { stderr?: string }).stderr?.trim().replaceAll(token, '***');
-          throw new Error(`fetching commit ${sha} from the server failed: ${stderr ?? String(error)}`, {
-            cause: error,
-          });
+        // A fetch is a few requests: a reset or a lost answer fails it, so it is tried again
+        // (100 ms doubling to 2 s, for up to a minute); a stalled transfer gives up after 20 s.
+        const started = Date.now();
+        for (let backoff = 100; ; backoff = Math.min(2000, backoff * 2)) {
+          try {
+            await run('git', ['fetch', '--quiet', '--no-tags', '--', url, sha], {
+              cwd: cache,
+              env: {
+                ...process.env,
+                GIT_TERMINAL_PROMPT: '0',
+                GIT_HTTP_LOW_SPEED_LIMIT: '1',
+                GIT_HTTP_LOW_SPEED_TIME: '20',
+                GIT_CONFIG_COUNT: '1',
+                GIT_CONFIG_KEY_0: 'http.extraHeader',
+                GIT_CONFIG_VALUE_0: `Authorization: Bearer ${token}`,
+              },
+            });
+            return;
+          } catch (error) {
+            const stderr = (error as { stderr?: string }).stderr?.trim().replaceAll(token, '***') ?? '';
+            // The server's own refusals (a lease gone, a commit it lacks) are not worth a retry.
+            if (
+              /\b(401|403|404|409)\b|not our ref|unadvertised/i.test(stderr) ||
+              Date.now() - started > 60_000
+            )
+              throw new Error(`fetching commit ${sha} from the server failed: ${stderr || String(error)}`, {
+                cause: error,
+              });
+            await new Promise((resolve) => setTimeout(resolve, backoff));
+          }
         }
       });
     this.locks.set(repoId, job);

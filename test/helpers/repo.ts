@@ -49,6 +49,19 @@ export function tempDir(prefix = 'conveyor-test-'): string {
   return dir;
 }
 
+/**
+ * An empty file every cube may append to. Cubes run as the worker's unprivileged cube users when
+ * the tests run as root, so the file and its folder are open to all.
+ */
+export function sharedRecord(): string {
+  const dir = tempDir();
+  chmodSync(dir, 0o777);
+  const record = join(dir, 'record');
+  writeFileSync(record, '', { mode: 0o666 });
+  chmodSync(record, 0o666);
+  return record;
+}
+
 export function remove(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -41,16 +41,21 @@ describe('two replicas on one PostgreSQL', () => {
     }
     assert.equal(new Set(slugs).size, 6, 'slugs stay unique across replicas');
     for (const slug of slugs) {
+      let last: unknown;
       const run = await waitFor(
         async () => {
           const got = await a.api<{ status: string }>('GET', `${base}/${slug}`);
+          last = got.body;
           return ['success', 'failed', 'canceled', 'timeout'].includes(got.body.status)
             ? got.body
             : undefined;
         },
         `run ${slug}`,
         20_000,
-      );
+      ).catch(async (error: unknown) => {
+        const workers = (await a.api('GET', '/workers')).body;
+        throw new Error(`${String(error)}: ${JSON.stringify(last)}\nworkers: ${JSON.stringify(workers)}`);
+      });
       assert.equal(run.status, 'success', JSON.stringify(run));
     }
     const client = new pg.Client({ connectionString: url });

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/cli.js';
 import { createNetNamespace, type NetNamespace } from '../helpers/netns.js';
-import { tempDir, tempRepo } from '../helpers/repo.js';
+import { sharedRecord, tempRepo } from '../helpers/repo.js';
 import { registerRepo, startTestServer, type TestServer } from '../helpers/server.js';
 import { startWorker, workerToken, type TestWorker } from '../helpers/workers.js';
 
@@ -27,12 +26,7 @@ describe('a worker on a second host across a veth pair, cut off for less than it
   let ns: NetNamespace;
   let t: TestServer;
   let worker: TestWorker | undefined;
-  // Cubes run as the worker's unprivileged cube users (the tests run as root): the record is theirs to write.
-  const recordDir = tempDir();
-  chmodSync(recordDir, 0o777);
-  const record = join(recordDir, 'record');
-  writeFileSync(record, '', { mode: 0o666 });
-  chmodSync(record, 0o666);
+  const record = sharedRecord();
   const base = '/repos/acme/app/cicd';
 
   before(async () => {

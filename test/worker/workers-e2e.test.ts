@@ -49,7 +49,7 @@ workflows:
         cubes:
           - name: use
             script:
-              - echo "got \${{ tasks.remote.outputs.V }} on \${CONVEYOR_WORKER:-the server}"
+              - echo "got \${{ tasks.remote.outputs.V }} on \${CONVEYOR_WORKER:-no worker}"
 `;
 
 describe('workers: tasks with runs_on tags run on `conveyor worker` processes', () => {
@@ -93,7 +93,8 @@ describe('workers: tasks with runs_on tags run on `conveyor worker` processes', 
     assert.doesNotMatch(make, /hunter2/);
     assert.match(make, /file-from-repo/);
     assert.match(await log(run.slug, 'build/remote/second'), /second on w-linux/);
-    assert.match(await log(run.slug, 'build/local/use'), /got from-w-linux on the server/);
+    // The untagged task runs on the server's embedded worker, never on the tagged w-linux.
+    assert.match(await log(run.slug, 'build/local/use'), /got from-w-linux on embedded-1-[0-9a-f]{6}\n/);
     const remote = run.workflows[0]?.tasks.find((x) => x.slug === 'remote');
     assert.equal(remote?.outputs.V, 'from-w-linux');
     assert.equal(remote?.cubes[0]?.artifacts?.[0]?.status, 'success');

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/cli.js';
 import { processesWith } from '../helpers/processes.js';
-import { tempDir, tempRepo } from '../helpers/repo.js';
+import { sharedRecord, tempRepo } from '../helpers/repo.js';
 import { registerRepo, startTestServer, type TestServer } from '../helpers/server.js';
 import { startWorker, workerToken, type TestWorker } from '../helpers/workers.js';
 
@@ -59,12 +58,7 @@ ${tasks.join('\n')}
 describe('workers under load and faults', () => {
   let t: TestServer;
   let token: string;
-  // Cubes run as the worker's unprivileged cube users (the tests run as root): the record is theirs to write.
-  const recordDir = tempDir();
-  chmodSync(recordDir, 0o777);
-  const record = join(recordDir, 'record');
-  writeFileSync(record, '', { mode: 0o666 });
-  chmodSync(record, 0o666);
+  const record = sharedRecord();
   const workers: TestWorker[] = [];
   const base = '/repos/acme/app';
   const finished = (slug: string, ms = 60_000) =>
@@ -121,6 +115,9 @@ describe('workers under load and faults', () => {
       async () => (await logOf()).includes('start on g1') || undefined,
       'the cube to start on g1',
     );
+    // Killed before its script reached the sleep, the cube's shell would die writing to the dead
+    // worker's pipe, and there would be no leftover to end.
+    await waitFor(() => processesWith(`sleep 1${marker}.1`).length > 0 || undefined, 'the sleep to start');
     // The sentinel would end the cube at once (containment.test.ts); killed with the worker, it
     // leaves the restart's cleanup, the second line, to do it.
     const parent = /under (\S+) \(ended with cgroup\.kill/.exec(g1.output())?.[1];

@@ -19,7 +19,7 @@ export function addServerCommands(cli: Command): void {
     .option('--concurrency <n>', 'runs executing at once (env CONVEYOR_CONCURRENCY)')
     .option(
       '--embedded-workers <n>',
-      'conveyor worker processes this server starts for its tasks (env CONVEYOR_EMBEDDED_WORKERS; default 0 for now)',
+      'conveyor worker processes this server starts for its tasks; 0: untagged tasks wait for a worker started with --untagged (env CONVEYOR_EMBEDDED_WORKERS; default 1)',
     )
     .option(
       '--log-level <level>',

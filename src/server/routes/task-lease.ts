@@ -13,6 +13,8 @@ export async function taskLease(
   request: FastifyRequest,
   taskId: string,
   epoch?: number,
+  /** Also answer the row of a lease that ended with its final report (a retried final report). */
+  finished = false,
 ): Promise<WorkerTaskRow> {
   const match = /^Bearer\s+(\S+)$/i.exec((request.headers.authorization ?? '').trim());
   const basic = /^Basic\s+(\S+)$/i.exec((request.headers.authorization ?? '').trim());
@@ -20,7 +22,8 @@ export async function taskLease(
     match?.[1] ?? (basic?.[1] ? Buffer.from(basic[1], 'base64').toString().split(':')[1] : undefined);
   if (!token) throw new AppError('Unauthenticated', 'send "Authorization: Bearer <task token>"');
   const row = await hub.store.findTaskByToken(hashToken(token));
-  if (!row || row.taskId !== taskId || row.state !== 'leased' || (epoch !== undefined && row.epoch !== epoch))
+  const live = row?.state === 'leased' || (finished && row?.state === 'done' && row.report !== undefined);
+  if (!row || row.taskId !== taskId || !live || (epoch !== undefined && row.epoch !== epoch))
     throw new AppError('LeaseLost', `this worker holds no lease on task ${taskId} any more; stop the task`);
   return row;
 }

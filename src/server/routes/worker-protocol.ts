@@ -55,8 +55,8 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
   const hub = ctx.workers;
   const { clock } = ctx.services;
   const registered = new Map<string, { tags: string[]; tokenId: string; untagged: boolean }>();
-  const lease = (request: FastifyRequest, taskId: string, epoch?: number) =>
-    taskLease(hub, request, taskId, epoch);
+  const lease = (request: FastifyRequest, taskId: string, epoch?: number, finished = false) =>
+    taskLease(hub, request, taskId, epoch, finished);
 
   return plugin((app) => {
     app.addContentTypeParser(
@@ -171,7 +171,9 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
       { schema: { ...schema, body: Type.Object({ epoch: Type.Integer(), cubes: Type.Array(Type.Any()) }) } },
       async (request, reply) => {
         const body = request.body;
-        const row = await lease(request, request.params.task_id, body.epoch);
+        const row = await lease(request, request.params.task_id, body.epoch, body.final === true);
+        // The answer to the final report was lost and the worker sends it again: it is done.
+        if (row.state === 'done') return reply.send({ ok: true });
         if (body.final && body.logs) {
           const sizes: Record<string, string> = {};
           for (const [cubeId, claimed] of Object.entries(body.logs)) {
@@ -218,6 +220,7 @@ export function workerProtocolRoutes(ctx: ServerContext): FastifyPluginAsync {
         );
         if ('lost' in got)
           throw new AppError('LeaseLost', `the lease on task ${row.taskId} ended; stop the task`);
+        if ('storage' in got) throw new AppError('StorageFailed', got.storage);
         if (!got.ok)
           throw new AppError('RangeMismatch', `the log holds ${got.size} bytes; resume from there`, {
             size: String(got.size),

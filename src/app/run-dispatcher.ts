@@ -31,6 +31,8 @@ export interface DispatcherOptions {
   onRunEnded?: (run: RunRecord) => void;
   /** Told when this dispatcher begins executing a run (the operator log). */
   onRunStarted?: (run: RunRecord, repo: Repo) => void;
+  /** A cheap query: does the store answer? (Abandoned runs are only taken once it has for a lease.) */
+  ping?: () => Promise<void>;
   /** Whether an abandoned run has tasks on workers, so it is resumed rather than ended. */
   resumable?: (run: RunRecord) => Promise<boolean>;
 }
@@ -49,10 +51,12 @@ export class RunDispatcher {
   private claiming: Promise<void> | undefined;
   private again = false;
   private draining = false;
+  private healthySince: number | undefined;
 
   constructor(private readonly o: DispatcherOptions) {}
 
   async start(): Promise<void> {
+    this.healthySince = this.o.clock.now();
     await this.recover(true);
     this.timer = setInterval(() => {
       this.poke();
@@ -166,9 +170,23 @@ export class RunDispatcher {
     return 'done';
   }
 
-  /** Ends runs whose server died; at start (`ownToo`) also the runs this replica ran before it stopped. */
+  /**
+   * Ends (or resumes) runs whose server died; at start (`ownToo`) also the runs this replica ran
+   * before it stopped. Another server's run is only taken once the store has answered here for a
+   * whole lease: after an outage of the database, every server renews its claims first.
+   */
   private async recover(ownToo: boolean): Promise<void> {
     const now = this.o.clock.now();
+    if (!ownToo && this.o.ping) {
+      try {
+        await this.o.ping();
+      } catch (error) {
+        this.healthySince = undefined;
+        throw error;
+      }
+      this.healthySince ??= now;
+      if (now - this.healthySince < this.o.leaseMs) return;
+    }
     const abandoned = await this.o.runs.claimAbandoned(this.o.owner, now, now + this.o.leaseMs, ownToo);
     for (const run of abandoned) {
       if (this.engines.has(run.id)) continue;

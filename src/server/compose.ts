@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { Access } from '../app/access.js';
 import type { RunServices } from '../app/create-run.js';
 import { RunDispatcher } from '../app/run-dispatcher.js';
@@ -229,6 +229,9 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     },
     onRunStarted: (run, repo) => config.ops?.runStarted(repo, run),
     resumable: (run) => workers.dispatch.resumable(run),
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
     prepare: async (run, repo) => {
       if (run.context.commit?.sha) await mirrors.ensureCommit(repo.id, repo.cloneUrl, run.context.commit.sha);
     },

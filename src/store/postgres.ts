@@ -10,6 +10,10 @@ import type { Database } from './schema.js';
 export async function openPostgresDb(url: string, poolSize = 10): Promise<Kysely<Database>> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', () => undefined); // an idle client lost its connection; the pool replaces it
+  // A client checked out between two queries when PostgreSQL shuts down gets the server's
+  // "terminating connection" as an event, not as a query error: without a listener it would crash
+  // the process. Its next query fails (503) and the pool replaces it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const client = await pool.connect().catch((error: unknown) => {
     void pool.end();
     throw new Error(

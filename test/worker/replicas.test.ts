@@ -104,9 +104,10 @@ describe('workers and two replicas: a task of a run on replica A, served to a wo
       );
       latencies.push(startedAt - Number(task?.queued_at));
     }
-    // Without the wake-up a task would wait for the worker's next poll (up to 25 s).
+    // Without the wake-up a task would wait for the worker's next poll (up to 25 s). The figure
+    // itself belongs in bench/; here only "a wake-up, not the next poll".
     for (const ms of latencies)
-      assert.ok(ms < 5000, `queued on A to cube started via B: ${latencies.join(', ')} ms`);
+      assert.ok(ms < 10_000, `queued on A to cube started via B: ${latencies.join(', ')} ms`);
     console.log(`# queued on replica A -> cube started on a worker of replica B: ${latencies.join(', ')} ms`);
   });
 

@@ -38,7 +38,16 @@ export interface DispatchOptions {
   secrets(run: RunRecord): Promise<Record<string, string>>;
   /** Gets the task's commit into this replica's mirror, which the worker fetches it from. */
   prepare(run: RunRecord): Promise<void>;
+  /**
+   * Whether a worker died with this server's previous life (its embedded workers are its child
+   * processes): a lease it held when the server stopped is lost, not a task going on elsewhere.
+   */
+  diedWithServer?(workerName: string): boolean;
 }
+
+/** How a task ends whose embedded worker stopped with the server (see `resume`). */
+const LOST_WITH_SERVER =
+  'Conveyor stopped while this task was running on its embedded worker (a crash or a restart of the server); it was ended as canceled. Restart the run to try again.';
 
 /**
  * The channel of the task queue. Topics: `q:<tags>` a task needing these tags (comma-separated,
@@ -151,9 +160,13 @@ export class TaskDispatch implements RemoteTasks {
     const taskId = request.task.id;
     const { done, task: local } = this.local.follow(taskId, request);
     void this.o.store.findTask(taskId).then(
-      (row) => {
+      async (row) => {
         if (!row)
           return local.resolve({ message: 'Conveyor stopped before this task was handed to a worker' });
+        if (this.diedHere(row)) {
+          const outcome = { message: LOST_WITH_SERVER, canceled: true };
+          await this.o.store.abandonTask(taskId, row.epoch, outcome, this.o.clock.now());
+        }
         this.local.sync(taskId);
       },
       (error: unknown) => local.resolve({ message: `the task could not be resumed: ${String(error)}` }),
@@ -165,7 +178,17 @@ export class TaskDispatch implements RemoteTasks {
   async resumable(run: RunRecord): Promise<boolean> {
     const rows = await this.o.store.listRunTasks(run.id);
     const tasks = new Map(run.workflows.flatMap((w) => w.tasks).map((t) => [t.id, t]));
-    return rows.some((r) => r.state !== 'done' || tasks.get(r.taskId)?.status === 'processing');
+    return rows.some((r) =>
+      r.state === 'done' ? tasks.get(r.taskId)?.status === 'processing' : !this.diedHere(r),
+    );
+  }
+
+  private diedHere(row: WorkerTaskRow): boolean {
+    return (
+      row.state === 'leased' &&
+      row.workerName !== undefined &&
+      this.o.diedWithServer?.(row.workerName) === true
+    );
   }
 
   private heard(topics: readonly string[]): void {

@@ -53,6 +53,8 @@ export function composeWorkers(
     directory: DirectoryStore;
     box: SecretBox;
     notifier: Notifier;
+    /** The worker died with this server's previous life (one of its embedded workers). */
+    diedWithServer(workerName: string): boolean;
   },
 ): WorkerHub {
   const env = o.config.env;
@@ -69,6 +71,7 @@ export function composeWorkers(
     everyTask: o.everyTask,
     log: o.config.log,
     notifier: o.notifier,
+    diedWithServer: (name) => o.diedWithServer(name),
     secrets: async (run) => {
       const repo = await o.directory.findRepoById(run.repoId);
       if (!repo) throw new Error('the repository was deleted');

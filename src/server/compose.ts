@@ -194,6 +194,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     directory,
     box,
     notifier,
+    diedWithServer: (name) => embedded.owns(name),
     // Every task goes to a worker; with 0 embedded workers untagged ones wait for `--untagged` workers.
     everyTask: !inProcess,
   });

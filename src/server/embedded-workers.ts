@@ -51,6 +51,12 @@ export class EmbeddedWorkers {
     return this.children.map((c) => c.name);
   }
 
+  /** Whether `name` is one of this replica's embedded workers, of this start or an earlier one. */
+  owns(name: string): boolean {
+    const tag = createHash('sha256').update(this.o.owner).digest('hex').slice(0, 6);
+    return new RegExp(`^embedded-\\d+-${tag}$`).test(name);
+  }
+
   /** Starts the workers against `url`; resolves once each has registered. */
   async start(url: string): Promise<void> {
     if (this.o.count <= 0) return;

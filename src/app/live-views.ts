@@ -19,9 +19,11 @@ export interface LiveViewsOptions {
   maxViews?: number;
   /** false: every read goes to the store and renders again (the behaviour before views; benchmarks). */
   enabled?: boolean;
+  /** Told after each write an engine of this process committed (the other replicas are told). */
+  onCommitted?: (runId: string) => void;
 }
 
-const DEFAULTS = { checkMs: 200, bodyMaxAgeMs: 30_000, maxViews: 1000 };
+const DEFAULTS = { checkMs: 200, bodyMaxAgeMs: 30_000, maxViews: 1000, onCommitted: () => undefined };
 
 /**
  * One in-memory view per run being read, shared by every reader and stream of this process
@@ -120,6 +122,7 @@ export class LiveViews {
   }
 
   private committed(runId: string, written: RunChanges): void {
+    this.o.onCommitted(runId);
     if (this.loading.size > 0) this.duringLoads.push({ runId, written });
     const view = this.byId.get(runId);
     if (view) this.apply(view, written);

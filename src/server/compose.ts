@@ -160,7 +160,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     new BlobArtifactStore(blobs, artifactPrefix(repoId), { retryForMs, log: config.log });
   const { images, ...executors } = localExecutors(config.env, undefined, sandbox);
   const actions = actionDeps(config.env, join(dataDir, 'actions'), images);
-  const events = new RunEvents();
+  const backstop = Number(config.env.CONVEYOR_STREAM_BACKSTOP_MS ?? '');
+  const events = new RunEvents(Number.isFinite(backstop) && backstop > 0 ? backstop : undefined);
   const wake: { dispatcher?: RunDispatcher } = {};
   const identity = new SqlIdentityStore(db);
   const issuer = new OidcIssuer(identity, box, clock, {
@@ -210,7 +211,11 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     log: config.log,
   });
   const deploy = composeDeployments(db, services, dataDir, () => dispatcher, config.log);
-  const live = liveViews(runs, clock, config.env, () => ctx);
+  const live = liveViews(runs, clock, config.env, () => ctx, events);
+  // What another replica changes reaches this one's streams and views (the notifier's wake-ups).
+  const unshare = events.share(notifier, (runId) =>
+    runId === undefined ? live.invalidateAll() : live.invalidate(runId),
+  );
   const dispatcher: RunDispatcher = new RunDispatcher({
     // What follows a run's end is awaited by stop(), so a run ending during the drain still
     // moves its deployment on before the database closes.
@@ -326,6 +331,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       await closeHttp?.();
       executors.native.close?.();
       executors.container?.close?.();
+      unshare();
       await notifier.close();
       await db.destroy();
       blobs.close();
@@ -339,6 +345,7 @@ function liveViews(
   clock: Clock,
   env: NodeJS.ProcessEnv,
   ctx: () => ServerContext,
+  events: RunEvents,
 ): LiveViews {
   const checkMs = Number(env.CONVEYOR_LIVE_VIEW_CHECK_MS ?? '');
   return new LiveViews({
@@ -351,6 +358,7 @@ function liveViews(
     ...(Number.isFinite(checkMs) && checkMs >= 0 && env.CONVEYOR_LIVE_VIEW_CHECK_MS ? { checkMs } : {}),
     bodyMaxAgeMs: BODY_MAX_AGE_MS,
     enabled: env.CONVEYOR_LIVE_VIEWS !== 'off',
+    onCommitted: (runId) => events.committed(runId),
   });
 }
 

@@ -12,8 +12,6 @@ import { getCube } from '../run-view.js';
 type RunParams = RepoParams & { run_slug: string };
 type CubeParams = RunParams & { workflow_slug: string; task_slug: string; cube_slug: string };
 
-/** How often a stream re-reads the store when no local event arrived (runs on other replicas). */
-const POLL_MS = 1000;
 /** How long after an engine event the stream keeps re-reading every RECHECK_MS. */
 const AFTER_EVENT_MS = 200;
 const RECHECK_MS = 25;
@@ -21,7 +19,8 @@ const RECHECK_MS = 25;
 /**
  * Server-sent events: a run's state (`event: run`, the whole Run, each time it changes; the stream
  * ends after the run ends) and a cube's log (`event: line` per line, then `event: done`).
- * Local engine events wake a stream at once; a slow poll covers runs executing elsewhere.
+ * Events (this replica's, and the other replicas' through the notifier) wake a stream at once; a
+ * slow poll is the backstop.
  */
 export function streamRoutes(ctx: ServerContext): FastifyPluginAsync {
   const { services, events } = ctx;
@@ -198,7 +197,7 @@ export function reauthorize(
   };
 }
 
-/** Calls `check` now, on each engine event of the run (coalesced), and every POLL_MS, until it returns true. */
+/** Calls `check` now, on each event of the run (coalesced), and every `events.backstopMs`, until it returns true. */
 async function follow(
   events: RunEvents,
   sse: Sse,
@@ -221,7 +220,7 @@ async function follow(
       // in the store: shortly after an event, look again soon instead of at the next poll.
       const soon = Date.now() - state.lastEvent < AFTER_EVENT_MS;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, soon ? RECHECK_MS : POLL_MS);
+        const timer = setTimeout(resolve, soon ? RECHECK_MS : events.backstopMs);
         wake = () => {
           clearTimeout(timer);
           setTimeout(resolve, 10); // let a burst of events land before re-reading

@@ -2,7 +2,8 @@ import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LogLine, LogPage, LogSink, LogStore } from '../ports/log-store.js';
-import { LogPager, MAX_LINE_BYTES, PAGE_BYTES, lineEnds, marksFor } from './log-pager.js';
+import { marksIn, type LogBytes } from './log-pager.js';
+import { LogReader } from './log-reader.js';
 
 /** Prefix of lines Conveyor itself writes into a cube log. */
 export const NOTE_PREFIX = '##[conveyor] ';
@@ -16,11 +17,14 @@ export const NOTE_PREFIX = '##[conveyor] ';
  * `failure` and drops the rest, and the cube runner fails the cube with it.
  */
 export class FileLogStore implements LogStore {
-  private readonly pager = new LogPager();
+  private readonly reader = new LogReader((runId, cubeId) => {
+    const files = this.files(runId, cubeId);
+    return Promise.resolve(fileLogBytes(files.log, files.idx));
+  });
 
   constructor(private readonly dir: string) {}
 
-  private files(runId: string, cubeId: string): { log: string; idx: string } {
+  files(runId: string, cubeId: string): { log: string; idx: string } {
     const base = join(this.dir, safe(runId), safe(cubeId));
     return { log: `${base}.log`, idx: `${base}.idx` };
   }
@@ -75,88 +79,66 @@ export class FileLogStore implements LogStore {
     return sink;
   }
 
-  async page(runId: string, cubeId: string, page: number, final: boolean): Promise<LogPage | undefined> {
-    const files = this.files(runId, cubeId);
-    const range = await this.pager.page(files.log, page, final);
-    if (!range) return undefined;
-    const lines = await this.linesIn(runId, cubeId, range.start, range.end);
-    return { lines, complete: range.complete, last: range.last };
+  page(runId: string, cubeId: string, page: number, final: boolean): Promise<LogPage | undefined> {
+    return this.reader.page(runId, cubeId, page, final);
   }
 
-  async readFrom(
+  readFrom(
     runId: string,
     cubeId: string,
     offset: number,
     final: boolean,
   ): Promise<{ lines: LogLine[]; ends: number[]; next: number }> {
-    const files = this.files(runId, cubeId);
-    const data = await readRange(files.log, offset, PAGE_BYTES + MAX_LINE_BYTES);
-    const whole = data.length < PAGE_BYTES + MAX_LINE_BYTES;
-    const ends = lineEnds(data, 0, final && whole);
-    const last = ends[ends.length - 1] ?? 0;
-    const lines = await this.linesIn(runId, cubeId, offset, offset + last, data);
-    return { lines, ends: ends.map((end) => offset + end), next: offset + last };
+    return this.reader.readFrom(runId, cubeId, offset, final);
   }
 
-  async read(runId: string, cubeId: string): Promise<LogLine[]> {
-    const lines: LogLine[] = [];
-    for (let offset = 0; ;) {
-      const got = await this.readFrom(runId, cubeId, offset, true);
-      if (got.next === offset) return lines;
-      for (const line of got.lines) lines.push(line); // a spread of a big range overflows the stack
-      offset = got.next;
-    }
+  read(runId: string, cubeId: string): Promise<LogLine[]> {
+    return this.reader.read(runId, cubeId);
   }
 
-  /** The lines of bytes [start, end) (which start and end on line boundaries) with their times. */
-  private async linesIn(
-    runId: string,
-    cubeId: string,
-    start: number,
-    end: number,
-    read?: Buffer,
-  ): Promise<LogLine[]> {
-    const files = this.files(runId, cubeId);
-    const data = read ? read.subarray(0, end - start) : await readRange(files.log, start, end - start);
-    const marks = await marksFor(files.idx, start, end);
-    const lines: LogLine[] = [];
-    let mark = 0;
-    let from = 0;
-    for (const to of lineEnds(data, 0, true)) {
-      const at = start + from;
-      while (mark + 1 < marks.length && (marks[mark + 1]?.[0] ?? Infinity) <= at) mark++;
-      const textEnd = data[to - 1] === 10 ? to - 1 : to;
-      lines.push({ at: marks[mark]?.[1] ?? 0, text: data.toString('utf8', from, textEnd) });
-      from = to;
-    }
-    return lines;
+  size(runId: string, cubeId: string): Promise<number> {
+    return this.reader.size(runId, cubeId);
   }
 
-  async size(runId: string, cubeId: string): Promise<number> {
-    try {
-      return (await stat(this.files(runId, cubeId).log)).size;
-    } catch {
-      return 0;
-    }
+  readBytes(runId: string, cubeId: string, start: number, end: number): Promise<Buffer> {
+    return this.reader.readBytes(runId, cubeId, start, end);
   }
+}
 
-  async readBytes(runId: string, cubeId: string, start: number, end: number): Promise<Buffer> {
-    if (end <= start) return Buffer.alloc(0);
-    let handle;
-    try {
-      handle = await open(this.files(runId, cubeId).log, 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
-      throw error;
-    }
-    try {
-      const buffer = Buffer.alloc(end - start);
-      const { bytesRead } = await handle.read(buffer, 0, end - start, start);
-      return buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  }
+/** A log stored as `<cube>.log` and `<cube>.idx` files (a file not there reads as empty). */
+export function fileLogBytes(log: string, idx: string): LogBytes {
+  return {
+    key: `file:${log}`,
+    size: () =>
+      stat(log).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    read: (start, length) => readRange(log, start, length),
+    marks: async (from, to) => {
+      let handle;
+      try {
+        handle = await open(idx, 'r');
+      } catch {
+        return [];
+      }
+      try {
+        const file = handle;
+        const size = (await file.stat()).size;
+        const source = {
+          size,
+          read: async (position: number, length: number) => {
+            const buffer = Buffer.alloc(length);
+            const { bytesRead } = await file.read(buffer, 0, length, position);
+            return buffer.subarray(0, bytesRead);
+          },
+        };
+        return await marksIn(source, from, to);
+      } finally {
+        await handle.close();
+      }
+    },
+  };
 }
 
 /** writeSync until every byte is written (a short write on a nearly full disk is not an error). */
@@ -166,7 +148,7 @@ function writeAll(fd: number, data: Buffer): void {
 }
 
 /** Up to `length` bytes of `file` from `offset`; empty when the file does not exist. */
-async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
+export async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
   let handle;
   try {
     handle = await open(file, 'r');

@@ -13,9 +13,11 @@ export type AppendResult =
  * log's size when the lease began). A chunk starting at the stored size is appended; one that
  * starts earlier is a retry whose stored part must match byte for byte, and only what lies beyond
  * the stored size is appended; anything else is refused with the stored size to resume from.
- * Appends to one log are serialized, so concurrent retries cannot interleave, and the lease is
- * checked again (`held`) right before the bytes are written: an append that waited behind others
- * while its lease moved on writes nothing into the next attempt's part of the log.
+ * Appends to one log are serialized in this process, so concurrent retries cannot interleave, and
+ * the lease is checked again (`held`) right before the bytes are written: an append that waited
+ * behind others while its lease moved on writes nothing into the next attempt's part of the log.
+ * Across replicas the store decides (`appendAt`): of two appends at one offset only one is stored,
+ * and the other is checked again against what is stored then, as a retry would be.
  */
 export class OffsetLogAppender {
   private readonly chains = new Map<string, Promise<unknown>>();
@@ -50,6 +52,7 @@ export class OffsetLogAppender {
     chunk: Buffer,
     at: number,
     held: () => Promise<boolean>,
+    tries = 0,
   ): Promise<AppendResult> {
     const stored = (await this.logs.size(runId, cubeId)) - base;
     if (start > stored || start < 0) return { ok: false, size: stored };
@@ -62,10 +65,20 @@ export class OffsetLogAppender {
     if (rest.length > 0) {
       // The last wait before the write (synchronous in FileLogStore): nothing comes between them.
       if (!(await held())) return { ok: false, lost: true };
-      const sink = this.logs.open(runId, cubeId);
-      sink.write(rest, at);
-      sink.close();
-      if (sink.failure !== undefined) return { ok: false, storage: sink.failure };
+      if (this.logs.appendAt) {
+        const done = await this.logs.appendAt(runId, cubeId, base + stored, rest, at);
+        if ('failure' in done) return { ok: false, storage: done.failure };
+        if ('taken' in done) {
+          if (tries < 3) return this.appendNow(runId, cubeId, base, start, chunk, at, held, tries + 1);
+          return { ok: false, size: (await this.logs.size(runId, cubeId)) - base };
+        }
+      } else {
+        const sink = this.logs.open(runId, cubeId);
+        sink.write(rest, at);
+        sink.close();
+        await sink.stored?.();
+        if (sink.failure !== undefined) return { ok: false, storage: sink.failure };
+      }
     }
     return { ok: true, size: stored + rest.length };
   }

@@ -59,4 +59,13 @@ export interface LogStore {
   size(runId: string, cubeId: string): Promise<number>;
   /** The stored bytes in [start, end) (fewer when the log is shorter). */
   readBytes(runId: string, cubeId: string, start: number, end: number): Promise<Buffer>;
+  /**
+   * Stores `chunk` at byte `start` exactly, committed when this resolves, unless a chunk starts
+   * there already (`taken`: another writer, maybe on another replica, stored one first). Stores
+   * that several servers share have it, so the offset append's check holds across processes.
+   */
+  appendAt?(runId: string, cubeId: string, start: number, chunk: Buffer, at: number): Promise<AppendAtResult>;
 }
+
+/** What `appendAt` did; `failure` is a storage error, worded like LogSink's `failure`. */
+export type AppendAtResult = { ok: true } | { ok: false; taken: true } | { ok: false; failure: string };

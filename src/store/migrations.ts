@@ -1,6 +1,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { WORKER_MIGRATIONS } from './migrations-workers.js';
 import { SECURITY_MIGRATIONS } from './migrations-security.js';
+import { LOG_MIGRATIONS } from './migrations-logs.js';
 
 /** Schema changes, in order. Never edit a released migration: add a new one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -267,7 +268,7 @@ MIGRATIONS['0050_ui_sessions'] = {
   },
 };
 
-Object.assign(MIGRATIONS, WORKER_MIGRATIONS, SECURITY_MIGRATIONS);
+Object.assign(MIGRATIONS, WORKER_MIGRATIONS, SECURITY_MIGRATIONS, LOG_MIGRATIONS);
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
 

@@ -1,6 +1,7 @@
 import type { WorkerTables } from './worker-schema.js';
 import type { SecurityTables } from './migrations-security.js';
 import type { Generated } from 'kysely';
+import type { LogChunksTable } from './migrations-logs.js';
 
 /** Timestamps are epoch milliseconds (bigint); JSON columns hold text. */
 export interface RunsTable {
@@ -160,6 +161,7 @@ export interface Database extends RunTables, WorkerTables, SecurityTables {
   service_connections: ServiceConnectionsTable;
   oidc_signing_keys: OidcSigningKeysTable;
   ui_sessions: UiSessionsTable;
+  log_chunks: LogChunksTable;
 }
 
 /** Browser sessions of the web UI; the cookie's value is stored hashed. */

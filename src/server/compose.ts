@@ -16,6 +16,9 @@ import { actionDeps } from './compose-actions.js';
 import { localExecutors } from '../executors/detect-runtime.js';
 import { lockDataDir, serverSandbox, workRoot } from '../executors/cube-sandbox.js';
 import { FileLogStore } from '../logs/file-log-store.js';
+import { SharedLogStore } from '../logs/shared-log-store.js';
+import { SqlLogChunkStore } from '../store/sql-log-chunk-store.js';
+import { compactingLogs } from '../app/compacting-logs.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { DirectoryStore } from '../ports/directory-store.js';
 import { openPostgresDb } from '../store/postgres.js';
@@ -149,9 +152,15 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   lockDataDir(dataDir);
   const work = workRoot(dataDir, sandbox);
   const mirrors = new GitMirrors(join(dataDir, 'mirrors'), work, !sandbox.user);
-  const logs = new FileLogStore(join(dataDir, 'logs'));
   const artifactsDir = (repoId: string) => join(dataDir, artifactPrefix(repoId));
   const blobs = await openBlobStore(config.blobStore, dataDir, config.env);
+  // Logs every replica reads: rows while live, an object once the cube ends; files before that.
+  const legacy = new FileLogStore(join(dataDir, 'logs'));
+  const logs = new SharedLogStore({ chunks: new SqlLogChunkStore(db), blobs, legacy });
+  const compactLog = (runId: string, cubeId: string): void =>
+    void logs
+      .compact(runId, cubeId)
+      .catch((error: unknown) => config.log(`log of cube ${cubeId} not compacted yet: ${String(error)}`));
   // Uploads from workers fail at once when the store is down (503: the worker retries); cubes
   // running here retry themselves, since nothing else would (CONVEYOR_BLOB_RETRY_MS, default 10 min).
   const artifacts = (repoId: string) => new BlobArtifactStore(blobs, artifactPrefix(repoId));
@@ -224,6 +233,9 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       const work = Promise.all([
         deploy.onRunEnded(run),
         workers.dispatch.endRun(run.id, `the run ended (${run.status})`),
+        logs
+          .compactRun(run.id)
+          .catch((error: unknown) => config.log(`logs of run ${run.id}: ${String(error)}`)),
         config.ops
           ? directory.findRepoById(run.repoId).then(
               (repo) => config.ops?.runEnded(repo, run),
@@ -252,7 +264,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
     pollMs: config.dispatchPollMs ?? 1000,
     log: config.log,
     engineDeps: (run, repo) => ({
-      store: live.observe(runs, run.id),
+      store: compactingLogs(live.observe(runs, run.id), run.id, compactLog),
       logs,
       artifacts: retrying(repo.id),
       ...executors,
@@ -313,6 +325,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       await dispatcher.start();
       workers.dispatch.startReaper(Math.min(1000, Math.max(50, workers.dispatch.o.leaseMs / 10)));
       triggers.start();
+      // Logs of cubes that ended while a replica was down (or failed to compact) leave the rows.
+      void logs.compactEnded((what, error) => config.log(`${what} not compacted yet: ${String(error)}`));
       config.ops?.workerJoined(
         owner,
         embeddedCount > 0
@@ -332,6 +346,7 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
       executors.native.close?.();
       executors.container?.close?.();
       unshare();
+      await logs.drain();
       await notifier.close();
       await db.destroy();
       blobs.close();

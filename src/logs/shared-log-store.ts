@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { blobSegment, type BlobStore } from '../ports/blob-store.js';
 import { LogChunkTakenError, type LogChunkStore } from '../ports/log-chunk-store.js';
-import type { AppendAtResult, LogLine, LogPage, LogSink, LogStore } from '../ports/log-store.js';
+import type { AppendAtResult, LogLine, LogPage, LogStore } from '../ports/log-store.js';
 import { blobLogBytes, type LogObject } from './blob-log-bytes.js';
 import { ChunkLogSink } from './chunk-log-sink.js';
 import { fileLogBytes, type FileLogStore } from './file-log-store.js';
@@ -34,7 +34,7 @@ export class SharedLogStore implements LogStore {
 
   constructor(private readonly o: SharedLogStoreOptions) {}
 
-  open(runId: string, cubeId: string): LogSink {
+  open(runId: string, cubeId: string): ChunkLogSink {
     const key = logKey(runId, cubeId);
     const open = this.sinks.get(key) ?? new Set();
     this.sinks.set(key, open);

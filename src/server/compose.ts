@@ -154,6 +154,8 @@ export async function composeServer(config: ServerConfig, baseUrl: () => string)
   const mirrors = new GitMirrors(join(dataDir, 'mirrors'), work, !sandbox.user);
   const artifactsDir = (repoId: string) => join(dataDir, artifactPrefix(repoId));
   const blobs = await openBlobStore(config.blobStore, dataDir, config.env);
+  if (!config.blobStore && /^postgres(ql)?:\/\//.test(config.databaseUrl ?? ''))
+    config.log('no --blob-store: ended logs and artifacts stay in this data dir, unseen by other replicas');
   // Logs every replica reads: rows while live, an object once the cube ends; files before that.
   const legacy = new FileLogStore(join(dataDir, 'logs'));
   const logs = new SharedLogStore({ chunks: new SqlLogChunkStore(db), blobs, legacy });

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { waitFor } from '../helpers/cli.js';
 import { tempPostgresUrl } from '../helpers/postgres.js';
 import { processesWith } from '../helpers/processes.js';
-import { tempRepo } from '../helpers/repo.js';
+import { tempDir, tempRepo } from '../helpers/repo.js';
 import { registerRepo, startTestServer, type TestServer } from '../helpers/server.js';
 import { startWorker, workerToken, type TestWorker } from '../helpers/workers.js';
 
@@ -66,8 +66,10 @@ describe('workers and two replicas: a task of a run on replica A, served to a wo
 
   before(async () => {
     url = await tempPostgresUrl();
-    a = await startTestServer({ databaseUrl: url, env });
-    b = await startTestServer({ databaseUrl: url, env, concurrency: 0 });
+    // Replicas share one blob store, where logs go once their cube ends.
+    const blobStore = `file://${tempDir('conveyor-blobs-')}`;
+    a = await startTestServer({ databaseUrl: url, env, blobStore });
+    b = await startTestServer({ databaseUrl: url, env, blobStore, concurrency: 0 });
     await registerRepo(a, tempRepo({ '.conveyor/ci.yaml': CONFIG }));
     assert.equal(
       (await a.api('PUT', '/repos/acme/app/cicd/secrets/TOKEN', { value: 'hunter2-xyz' })).status,
@@ -93,8 +95,12 @@ describe('workers and two replicas: a task of a run on replica A, served to a wo
         Number(run.slug),
       ]);
       assert.ok(owner?.claimed_by.endsWith(a.dataDir), `replica A executed the run: ${owner?.claimed_by}`);
-      // The worker talked to B only, so B stored the log (until logs live in a shared store, issue 11).
+      // The worker talked to B only; the log is shared, so either replica reads it.
       const log = (await b.api<{ logs: string }>('GET', `${base}/logs/${run.slug}/quick/remote/c`)).body.logs;
+      assert.equal(
+        (await a.api<{ logs: string }>('GET', `${base}/logs/${run.slug}/quick/remote/c`)).body.logs,
+        log,
+      );
       assert.match(log, /secret=\*\*\*/);
       assert.doesNotMatch(log, /hunter2/);
       const startedAt = Number(/started=(\d+) on w-b/.exec(log)?.[1]);

@@ -434,6 +434,8 @@ export class TaskDispatch implements RemoteTasks {
       const sink = this.o.logs.open(run.id, cube.id);
       sink.note(message, now);
       sink.close();
+      // Stored before the task is queued again: the next attempt's log starts after the note.
+      await sink.stored?.();
     }
   }
 }

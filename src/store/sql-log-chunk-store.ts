@@ -33,13 +33,16 @@ export class SqlLogChunkStore implements LogChunkStore {
       at: c.at,
     }));
     try {
-      await this.db.transaction().execute(async (tx) => {
-        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
-          await tx
-            .insertInto('log_chunks')
-            .values(rows.slice(i, i + ROWS_PER_INSERT))
-            .execute();
-      });
+      // One statement is atomic by itself: a transaction would cost two more round trips.
+      if (rows.length <= ROWS_PER_INSERT) await this.db.insertInto('log_chunks').values(rows).execute();
+      else
+        await this.db.transaction().execute(async (tx) => {
+          for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+            await tx
+              .insertInto('log_chunks')
+              .values(rows.slice(i, i + ROWS_PER_INSERT))
+              .execute();
+        });
     } catch (error) {
       if (isUniqueViolation(error))
         throw new LogChunkTakenError(`a chunk of ${cubeId}'s log is stored there`);

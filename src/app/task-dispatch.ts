@@ -280,6 +280,11 @@ export class TaskDispatch implements RemoteTasks {
    * The id token `name` of a leased task, minted by the engine running its run (once per task, as
    * for cubes on the server); only the replica executing the run can.
    */
+  /** Whether this replica executes the run of the task (its engine follows the task). */
+  executesHere(taskId: string): boolean {
+    return this.local.get(taskId) !== undefined;
+  }
+
   idToken(taskId: string, name: string): Promise<TokenValues> {
     const local = this.local.get(taskId);
     if (!local) throw new AppError('Conflict', `task ${taskId} is not executed by this server; try again`);

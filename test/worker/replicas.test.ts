@@ -15,7 +15,17 @@ interface RunJson {
 }
 
 const marker = `${Math.floor(Math.random() * 1e6)}`;
-const CONFIG = `workflows:
+const CONFIG = `tokens:
+  REPO_T: {service_connection: app-conn, scope: repo}
+workflows:
+  token:
+    tasks:
+      - name: remote
+        runs_on: [linux]
+        cubes:
+          - name: c
+            script:
+              - python3 -c "import sys, base64, json; p = sys.argv[1].split('.')[1]; print('aud=' + json.loads(base64.urlsafe_b64decode(p + '==='))['aud'])" "\${{ tokens.REPO_T.id_token }}"
   quick:
     tasks:
       - name: remote
@@ -78,9 +88,10 @@ describe('workers and two replicas: a task of a run on replica A, served to a wo
     worker = await startWorker(b.url, await workerToken(a), { name: 'w-b', tags: ['linux'] });
   });
   after(async () => {
-    await worker.stop();
-    await a.close();
-    await b.close();
+    // Each may be missing when `before` failed: what did start must still stop.
+    await worker?.stop();
+    await a?.close();
+    await b?.close();
     for (const pid of processesWith(`3${marker}.`)) process.kill(pid, 'SIGKILL');
   });
 
@@ -115,6 +126,16 @@ describe('workers and two replicas: a task of a run on replica A, served to a wo
     for (const ms of latencies)
       assert.ok(ms < 10_000, `queued on A to cube started via B: ${latencies.join(', ')} ms`);
     console.log(`# queued on replica A -> cube started on a worker of replica B: ${latencies.join(', ')} ms`);
+  });
+
+  it('mints an id token through replica B for a run replica A executes', async () => {
+    const conn = await a.api('PUT', `${base}/service-connections/app-conn`, { audience: 'aud-through-b' });
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
+    const started = await a.api<RunJson>('POST', `${base}/runs`, { workflows: [{ name: 'token' }] });
+    const run = await ended(started.body.slug);
+    const log = (await b.api<{ logs: string }>('GET', `${base}/logs/${run.slug}/token/remote/c`)).body.logs;
+    assert.equal(run.status, 'success', `${JSON.stringify(run)}\n${log}\n${worker.output()}`);
+    assert.match(log, /aud=aud-through-b/);
   });
 
   it('delivers a cancel asked of replica A to the worker held on replica B', async () => {

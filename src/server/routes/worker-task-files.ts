@@ -4,7 +4,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, normalize, relative } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { invalid } from '../../app/errors.js';
+import { invalid, notFound } from '../../app/errors.js';
+import type { TokenValues } from '../../app/expression-scope.js';
+import { findConnection, tokenMinter } from '../../app/id-tokens.js';
 import type { RunRecord } from '../../core/run/model.js';
 import type { WorkerTaskRow } from '../../ports/worker-store.js';
 import type { ServerContext } from '../context.js';
@@ -40,7 +42,9 @@ export function workerTaskFileRoutes(ctx: ServerContext): FastifyPluginAsync {
       async (request) => {
         const row = await taskLease(hub, request, request.params.task_id, request.body.epoch);
         try {
-          return await hub.dispatch.idToken(row.taskId, request.body.name);
+          if (hub.dispatch.executesHere(row.taskId))
+            return await hub.dispatch.idToken(row.taskId, request.body.name);
+          return await mintElsewhere(ctx, row, request.body.name);
         } catch (error) {
           if (error instanceof Error && error.constructor === Error) throw invalid(error.message);
           throw error;
@@ -91,4 +95,21 @@ async function listFiles(root: string): Promise<ReleaseFile[]> {
     });
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * The id token of a task whose run another replica executes (its worker came through this one):
+ * minted here from the lease's run record, with the signing keys every replica reads from the
+ * store. The executing replica mints once per task and reuses it; here each request mints anew.
+ */
+async function mintElsewhere(ctx: ServerContext, row: WorkerTaskRow, name: string): Promise<TokenValues> {
+  const run = JSON.parse(row.payload) as RunRecord;
+  const workflow = run.workflows[0];
+  const task = workflow?.tasks[0];
+  const repo = await ctx.services.directory.findRepoById(run.repoId);
+  if (!workflow || !task || !repo) throw notFound(`task ${row.taskId} has no run or repository any more`);
+  const mint = tokenMinter(ctx.issuer, { id: repo.id, path: `${repo.orgSlug}/${repo.slug}` }, (connection) =>
+    findConnection(ctx.identity, repo, connection),
+  );
+  return mint({ run, workflow, task, token: name });
 }

@@ -133,7 +133,7 @@ describe('workers and two replicas: a task of a run on replica A, served to a wo
     assert.equal(conn.status, 200, JSON.stringify(conn.body));
     const started = await a.api<RunJson>('POST', `${base}/runs`, { workflows: [{ name: 'token' }] });
     const run = await ended(started.body.slug);
-    const log = (await b.api<{ logs: string }>('GET', `${base}/logs/${run.slug}/token/remote/c`)).body.logs;
+    const log = (await a.api<{ logs: string }>('GET', `${base}/logs/${run.slug}/token/remote/c`)).body.logs;
     assert.equal(run.status, 'success', `${JSON.stringify(run)}\n${log}\n${worker.output()}`);
     assert.match(log, /aud=aud-through-b/);
   });

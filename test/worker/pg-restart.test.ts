@@ -35,8 +35,10 @@ describe('PostgreSQL restarted mid-run', () => {
     // The test's own PostgreSQL: restarting the machine's would break every suite running beside it.
     cluster = await startPgCluster();
     url = cluster.url;
-    a = await startTestServer({ databaseUrl: url, env });
-    b = await startTestServer({ databaseUrl: url, env, concurrency: 0 });
+    // Replicas share one blob store: an ended log is an object there, which B reads too.
+    const blobStore = `file://${tempDir('conveyor-blobs-')}`;
+    a = await startTestServer({ databaseUrl: url, env, blobStore });
+    b = await startTestServer({ databaseUrl: url, env, blobStore, concurrency: 0 });
     await registerRepo(
       a,
       tempRepo({

@@ -201,11 +201,20 @@ export class SharedLogStore implements LogStore {
     return this.chunked(runId, cubeId, object);
   }
 
-  /** The log as the object's bytes followed by the rows after it. */
+  /**
+   * The log as the object's bytes followed by the rows after it. Rows missing where a read begins
+   * (none, or the first one later) may have just been compacted by another replica: when the object
+   * was not there before, it is looked for again and read instead.
+   */
   private chunked(runId: string, cubeId: string, object: LogObject | undefined): LogBytes {
     const { chunks } = this.o;
     const base = object?.size ?? 0;
     const prefix = object ? blobLogBytes(this.o.blobs, object, '') : undefined;
+    const compactedSince = async (from: number): Promise<LogBytes | undefined> => {
+      if (object) return undefined;
+      const now = await this.object(runId, cubeId);
+      return now && now.size > from ? this.chunked(runId, cubeId, now) : undefined;
+    };
     return {
       key: `shared:${logKey(runId, cubeId)}`,
       size: async () => Math.max(base, await chunks.end(runId, cubeId)),
@@ -215,7 +224,13 @@ export class SharedLogStore implements LogStore {
         if (prefix && start < base) parts.push(await prefix.read(start, Math.min(end, base) - start));
         const from = Math.max(start, base);
         if (end <= from) return Buffer.concat(parts);
-        for (const chunk of await chunks.read(runId, cubeId, from, end)) {
+        const rows = await chunks.read(runId, cubeId, from, end);
+        const first = rows[0];
+        if (!first || first.start + first.bytes.length <= from || first.start > from) {
+          const moved = await compactedSince(from);
+          if (moved) return moved.read(start, length);
+        }
+        for (const chunk of rows) {
           const cut = chunk.bytes.subarray(
             Math.max(from - chunk.start, 0),
             Math.max(Math.min(end - chunk.start, chunk.bytes.length), 0),
@@ -226,8 +241,12 @@ export class SharedLogStore implements LogStore {
       },
       marks: async (from, to) => {
         const head = prefix && from < base ? await prefix.marks(from, Math.min(to, base)) : [];
-        const tail =
-          to > Math.max(from, base) ? await chunks.marks(runId, cubeId, Math.max(from, base), to) : [];
+        const tailFrom = Math.max(from, base);
+        const tail = to > tailFrom ? await chunks.marks(runId, cubeId, tailFrom, to) : [];
+        if (to > tailFrom && !((tail[0]?.[0] ?? Infinity) <= tailFrom)) {
+          const moved = await compactedSince(tailFrom);
+          if (moved) return moved.marks(from, to);
+        }
         return [...head, ...tail];
       },
     };

@@ -179,6 +179,36 @@ export function sharedLogStoreContract(name: string, fixture: () => Promise<Shar
       assert.deepEqual(await snapshot(store, run, 'c'), live);
     });
 
+    it('a read that races another replica compacting the log still reads it whole', async () => {
+      const run = newRun();
+      const sink = store.open(run, 'c');
+      sink.write(Buffer.from('one\n'), 1);
+      sink.write(Buffer.from('two\n'), 2);
+      sink.close();
+      await sink.stored();
+      const other = new SharedLogStore({ chunks, blobs: f.blobs });
+      let raced = false;
+      // The reader looks for the object, finds none; the other replica compacts before it reads rows.
+      const racing: BlobStore = {
+        ...delegate(f.blobs),
+        head: async (key) => {
+          const got = await f.blobs.head(key);
+          if (!raced && key.endsWith('.log')) {
+            raced = true;
+            await other.compact(run, 'c');
+          }
+          return got;
+        },
+      };
+      const reader = new SharedLogStore({ chunks, blobs: racing });
+      assert.deepEqual(await reader.read(run, 'c'), [
+        { at: 1, text: 'one' },
+        { at: 2, text: 'two' },
+      ]);
+      assert.ok(raced);
+      assert.equal(await chunks.end(run, 'c'), 0);
+    });
+
     it('a log opened again after its compaction appends after the object', async () => {
       const run = newRun();
       let sink = store.open(run, 'c');
@@ -211,6 +241,22 @@ export function sharedLogStoreContract(name: string, fixture: () => Promise<Shar
       assert.deepEqual(await upgraded.read(run, 'none'), []);
     });
   });
+}
+
+/** A blob store's members bound to it, to replace one of them. */
+function delegate(blobs: BlobStore): BlobStore {
+  return {
+    kind: blobs.kind,
+    put: blobs.put.bind(blobs),
+    get: blobs.get.bind(blobs),
+    head: blobs.head.bind(blobs),
+    delete: blobs.delete.bind(blobs),
+    list: blobs.list.bind(blobs),
+    downloadUrl: blobs.downloadUrl.bind(blobs),
+    url: blobs.url.bind(blobs),
+    keyOf: blobs.keyOf.bind(blobs),
+    close: blobs.close.bind(blobs),
+  };
 }
 
 /** The store's methods bound to it, to replace one of them. */

@@ -148,7 +148,10 @@ export class TaskDispatch implements RemoteTasks {
       () => this.o.notifier.publish(TASKS_CHANNEL, queuedTopic(row.tags)),
       (error: unknown) => local.resolve({ message: `the task could not be queued: ${String(error)}` }),
     );
-    return { done, cancel: (reason) => void enqueued.then(() => this.cancel(task.id, reason)) };
+    return {
+      done,
+      cancel: (reason) => void enqueued.then(() => this.cancelLogged(task.id, reason)),
+    };
   }
 
   /**
@@ -159,19 +162,26 @@ export class TaskDispatch implements RemoteTasks {
   resume(request: Parameters<NonNullable<RemoteTasks['resume']>>[0]): RemoteHandle {
     const taskId = request.task.id;
     const { done, task: local } = this.local.follow(taskId, request);
-    void this.o.store.findTask(taskId).then(
-      async (row) => {
-        if (!row)
-          return local.resolve({ message: 'Conveyor stopped before this task was handed to a worker' });
-        if (this.diedHere(row)) {
-          const outcome = { message: LOST_WITH_SERVER, canceled: true };
-          await this.o.store.abandonTask(taskId, row.epoch, outcome, this.o.clock.now());
-        }
-        this.local.sync(taskId);
-      },
-      (error: unknown) => local.resolve({ message: `the task could not be resumed: ${String(error)}` }),
+    const resumeNow = async () => {
+      const row = await this.o.store.findTask(taskId);
+      if (!row) return local.resolve({ message: 'Conveyor stopped before this task was handed to a worker' });
+      if (this.diedHere(row)) {
+        const outcome = { message: LOST_WITH_SERVER, canceled: true };
+        await this.o.store.abandonTask(taskId, row.epoch, outcome, this.o.clock.now());
+      }
+      this.local.sync(taskId);
+    };
+    resumeNow().catch((error: unknown) =>
+      local.resolve({ message: `the task could not be resumed: ${String(error)}` }),
     );
-    return { done, cancel: (reason) => void this.cancel(taskId, reason) };
+    return { done, cancel: (reason) => this.cancelLogged(taskId, reason) };
+  }
+
+  /** A cancel from the engine, which does not wait: a store that cannot take it now is logged. */
+  private cancelLogged(taskId: string, reason: string): void {
+    this.cancel(taskId, reason).catch((error: unknown) =>
+      this.o.log(`task ${taskId}: the cancel could not be stored: ${String(error)}`),
+    );
   }
 
   /** Whether a run left by a stopped server has tasks on workers to go on with (see `resume`). */
@@ -231,9 +241,8 @@ export class TaskDispatch implements RemoteTasks {
     return this.polls.wait(ms, signal, poller);
   }
 
-  /** Leases the oldest task this worker may take, or answers undefined. */
   /**
-   * `ownOnly`: the worker is one of this server's embedded workers, which take only the tasks of
+   * Leases the oldest task this worker may take, or answers undefined. `ownOnly`: the worker is one of this server's embedded workers, which take only the tasks of
    * runs this server executes (it holds their secrets; its mirror has their commits).
    */
   async claim(
@@ -276,15 +285,15 @@ export class TaskDispatch implements RemoteTasks {
     };
   }
 
-  /**
-   * The id token `name` of a leased task, minted by the engine running its run (once per task, as
-   * for cubes on the server); only the replica executing the run can.
-   */
   /** Whether this replica executes the run of the task (its engine follows the task). */
   executesHere(taskId: string): boolean {
     return this.local.get(taskId) !== undefined;
   }
 
+  /**
+   * The id token `name` of a leased task, minted by the engine running its run (once per task, as
+   * for cubes on the server); only the replica executing the run can (others: worker-task-files.ts).
+   */
   idToken(taskId: string, name: string): Promise<TokenValues> {
     const local = this.local.get(taskId);
     if (!local) throw new AppError('Conflict', `task ${taskId} is not executed by this server; try again`);
@@ -435,6 +444,9 @@ export class TaskDispatch implements RemoteTasks {
   private async noteInLogs(row: WorkerTaskRow, message: string, now: number): Promise<void> {
     const run = JSON.parse(row.payload) as RunRecord;
     for (const cube of run.workflows[0]?.tasks[0]?.cubes ?? []) {
+      // Another replica's reaper may have requeued the task meanwhile: its note is the one.
+      const current = await this.o.store.findTask(row.taskId);
+      if (current?.state !== 'leased' || current.epoch !== row.epoch) return;
       if ((await this.o.logs.size(run.id, cube.id)) === 0) continue;
       const sink = this.o.logs.open(run.id, cube.id);
       sink.note(message, now);

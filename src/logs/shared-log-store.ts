@@ -186,7 +186,11 @@ export class SharedLogStore implements LogStore {
   }
 
   private async end(runId: string, cubeId: string): Promise<number> {
-    const [object, end] = await Promise.all([this.object(runId, cubeId), this.o.chunks.end(runId, cubeId)]);
+    // Rows first: compaction puts the object before it deletes the rows, so read in this order the
+    // two never both miss the log's end (in parallel, the head could come before the put and the
+    // rows after the delete).
+    const end = await this.o.chunks.end(runId, cubeId);
+    const object = await this.object(runId, cubeId);
     return Math.max(object?.size ?? 0, end);
   }
 

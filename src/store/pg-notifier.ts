@@ -51,12 +51,19 @@ export class PgNotifier implements Notifier {
 
   subscribe(channel: string, listener: NotifyListener): () => void {
     const off = this.local.subscribe(channel, listener);
-    if (this.client && !this.listening.has(channel)) void this.listen(this.client, channel);
+    const client = this.client;
+    if (client && !this.listening.has(channel))
+      // A failed LISTEN drops the connection's channel; the reconnect listens to every channel again.
+      this.listen(client, channel).catch(() => {
+        this.listening.delete(channel);
+        this.lost(client);
+      });
     return off;
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    // keepAlive: a half-open connection (a NAT or firewall dropped it) is noticed, then reconnected.
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     client.on('notification', (n) => this.received(n.channel, n.payload));

@@ -8,7 +8,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 console.log(
   `Conveyor benchmarks on ${process.platform}/${process.arch}, Node ${process.version}; ${runs} runs each`,
 );
-// BENCH_ONLY=run,actions,oidc,server,follow,live-read,trigger-git,security,workers,blob picks parts (comma-separated); unset runs them all.
+// BENCH_ONLY=run,actions,oidc,server,follow,live-read,trigger-git,security,workers,blob,replicas picks parts (comma-separated); unset runs them all.
 const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const want = (part: string) => only.length === 0 || only.includes(part);
 if (want('run')) {
@@ -44,6 +44,10 @@ if (want('security')) {
 if (want('workers')) {
   const { benchWorkers } = await import('./workers-bench.js');
   await benchWorkers(runs);
+}
+if (want('replicas')) {
+  const { benchReplicas } = await import('./replica-bench.js');
+  await benchReplicas(Math.max(3, runs));
 }
 if (want('blob')) {
   const { benchBlob } = await import('./blob-bench.js');

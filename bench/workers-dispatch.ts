@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -221,6 +221,8 @@ export async function dispatchOneServer(count: number, blocks: number): Promise<
 export async function dispatchReplicas(count: number, blocks: number): Promise<Figure[]> {
   const db = await tempDatabase();
   const marks = mkdtempSync(join(tmpdir(), 'conveyor-bench-marks-'));
+  // Run as root, a worker runs cubes as unprivileged users: the marks folder is theirs to write.
+  chmodSync(marks, 0o777);
   const a = await startServerProc({ databaseUrl: db.url, replicaId: 'bench-a' });
   const b = await startServerProc({ databaseUrl: db.url, replicaId: 'bench-b' });
   try {

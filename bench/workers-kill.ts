@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -28,6 +28,8 @@ export async function killRecovery(
   rounds: number,
 ): Promise<{ values: number[]; load: string; leaseMs: number }> {
   const marks = mkdtempSync(join(tmpdir(), 'conveyor-bench-marks-'));
+  // Run as root, a worker runs cubes as unprivileged users: the marks folder is theirs to write.
+  chmodSync(marks, 0o777);
   const script = [
     `echo "start $EPOCHREALTIME on $CONVEYOR_WORKER"`,
     `if mkdir ${marks}/run-$SOURCECRAFT_RUN_ID 2>/dev/null; then sleep 600; fi`,

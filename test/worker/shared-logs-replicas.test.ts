@@ -74,6 +74,41 @@ async function replica(
   return { child, url };
 }
 
+/**
+ * Follows a cube's log stream on `server` from after `lastId` (Last-Event-ID) until `done` or
+ * until the connection breaks (its replica died); answers the lines' texts and the last id.
+ */
+async function followLog(
+  server: string,
+  slug: string,
+  lastId = '',
+): Promise<{ texts: string[]; lastId: string; done: boolean }> {
+  const texts: string[] = [];
+  let done = false;
+  try {
+    const response = await fetch(`${server}/repos/${REPO}/cicd/logs/${slug}/${CUBE}/stream`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(lastId ? { 'last-event-id': lastId } : {}) },
+      signal: AbortSignal.timeout(60_000),
+    });
+    let rest = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      rest += Buffer.from(chunk).toString('utf8');
+      const events = rest.split('\n\n');
+      rest = events.pop() ?? '';
+      for (const event of events) {
+        if (/^event: done$/m.test(event)) done = true;
+        const data = /^data: (.*)$/m.exec(event)?.[1];
+        if (!/^event: line$/m.test(event) || !data) continue;
+        texts.push((JSON.parse(data) as { text: string }).text);
+        lastId = /^id: (\d+)$/m.exec(event)?.[1] ?? lastId;
+      }
+    }
+  } catch {
+    // the replica died under the stream: the caller goes on elsewhere
+  }
+  return { texts, lastId, done };
+}
+
 function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -116,6 +151,8 @@ describe('a cube log uploaded to two replicas reads whole from either', () => {
     const { slug } = started.body;
     a = await replica(aDir, url, blobStore);
     worker = await startWorker(`${a.url},${b.url}`, await workerToken(b), { name: 'w', tags: ['linux'] });
+    // A client follows the log on A; when A dies it resumes on B from the last line it got.
+    const onA = followLog(a.url, slug);
     // The worker talks to A: B reads the live log from the rows A stored.
     const live = await waitFor(
       async () => {
@@ -128,8 +165,20 @@ describe('a cube log uploaded to two replicas reads whole from either', () => {
     assert.ok(EXPECTED.startsWith(live), live);
     assert.ok(EXPECTED.startsWith(await page1(a.url, slug)));
     await kill(a.child);
+    const first = await onA;
+    assert.ok(
+      !first.done && first.texts.length >= 20,
+      `the stream on A broke mid-cube: ${first.texts.length} lines`,
+    );
     // A died mid-cube: the rest of the log can only reach B.
     assert.ok(!(await page1(b.url, slug)).includes(`line ${LINES} `));
+    const moved = await followLog(b.url, slug, first.lastId);
+    assert.ok(moved.done, 'the stream on B ran to the end');
+    assert.equal(
+      [...first.texts, ...moved.texts].map((t) => `${t}\n`).join(''),
+      EXPECTED,
+      'the moved stream continued where it was: no line lost, none twice',
+    );
     const run = await runEnded(b, REPO, slug, 60_000);
     assert.equal(run.status, 'success', JSON.stringify(run));
     assert.equal(await cubeLog(b, REPO, slug, CUBE), EXPECTED);

@@ -264,6 +264,15 @@ export class TaskDispatch implements RemoteTasks {
     for (const cube of cubes) bases[cube.id] = await this.o.logs.size(run.id, cube.id);
     await this.o.store.saveLogBases(row.taskId, row.epoch, bases);
     let secrets: Record<string, string>;
+    // Fetching the commit into this replica's mirror may take longer than a lease: no worker
+    // renews it before it has the assignment, so this replica does meanwhile.
+    const keep = setInterval(
+      () => {
+        const at = this.o.clock.now();
+        void this.o.store.renewLease(row.taskId, row.epoch, at + this.o.leaseMs, at).catch(() => undefined);
+      },
+      Math.max(50, this.o.leaseMs / 3),
+    );
     try {
       await this.o.prepare(run);
       secrets = this.local.get(row.taskId)?.secrets ?? (await this.o.secrets(run));
@@ -272,6 +281,8 @@ export class TaskDispatch implements RemoteTasks {
       if (await this.o.store.abandonTask(row.taskId, row.epoch, { message }, this.o.clock.now()))
         this.changed(row.taskId);
       return undefined;
+    } finally {
+      clearInterval(keep);
     }
     return {
       task_id: row.taskId,

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FileLogStore } from '../../src/logs/file-log-store.js';
 import { waitFor } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { sharedRecord, tempRepo } from '../helpers/repo.js';
@@ -89,7 +87,8 @@ describe('uploads through a proxy that loses 20% of answers and resets 5% of con
     assert.equal(ran.length, TASKS, `each task ran once: ${ran.join(', ')}`);
     assert.equal(new Set(ran.map((line) => line.split(' ')[0])).size, TASKS);
 
-    const store = new FileLogStore(join(t.dataDir, 'logs'));
+    // The server's own log store: rows while the cube runs, one object once compacted.
+    const store = t.server.composed.ctx.logs;
     const seq = Array.from({ length: 100_000 }, (_, i) => `${i + 1}\n`).join('');
     for (const task of run.workflows[0]?.tasks ?? []) {
       const cube = task.cubes[0];

@@ -1,5 +1,6 @@
 import { startServer, type RunningServer } from '../../src/server/start-server.js';
-import { CONTAINER_ENV } from './cli.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CONTAINER_ENV, CONVEYOR, waitFor } from './cli.js';
 import { tempDir } from './repo.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -117,4 +118,28 @@ export async function registerRepo(
   );
   if (repo.status !== 201) throw new Error(`repo: ${JSON.stringify(repo.body)}`);
   return repo.body;
+}
+
+/**
+ * `conveyor server` as a process of its own (to be killed or restarted as a real server is), with
+ * the test environment plus `env`; resolves once it listens, with the URL it printed.
+ */
+export async function serverProcess(
+  args: string[],
+  env: Record<string, string>,
+  startMs = 30_000,
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(CONVEYOR, ['server', ...args], {
+    env: { ...process.env, ...CONTAINER_ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await waitFor(
+    () => /listening on (http:\/\/\S+)/.exec(out)?.[1],
+    'the server to start',
+    startMs,
+  );
+  return { child, url, output: () => out };
 }

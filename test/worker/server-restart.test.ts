@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CONTAINER_ENV, CONVEYOR, waitFor } from '../helpers/cli.js';
+import { waitFor } from '../helpers/cli.js';
 import { tempDir, tempRepo } from '../helpers/repo.js';
+import { serverProcess } from '../helpers/server.js';
 import { startWorker, type TestWorker } from '../helpers/workers.js';
 
 const TOKEN = 'restart-admin-token-0123456789';
@@ -27,26 +28,12 @@ async function freePort(): Promise<number> {
 }
 
 /** `conveyor server` as a real process; resolves once it listens. */
-async function serve(dataDir: string, port: number): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(
-    CONVEYOR,
-    ['server', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
-    {
-      env: {
-        ...process.env,
-        ...CONTAINER_ENV,
-        CONVEYOR_ADMIN_TOKEN: TOKEN,
-        CONVEYOR_SECRET_KEY: 'restart-secret-key-0123456789',
-        CONVEYOR_WORKER_LEASE_MS: '20000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor(() => /listening on http/.test(out) || undefined, 'the server to start', 30_000);
-  return { child, output: () => out };
+function serve(dataDir: string, port: number): ReturnType<typeof serverProcess> {
+  return serverProcess(['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir], {
+    CONVEYOR_ADMIN_TOKEN: TOKEN,
+    CONVEYOR_SECRET_KEY: 'restart-secret-key-0123456789',
+    CONVEYOR_WORKER_LEASE_MS: '20000',
+  });
 }
 
 const exited = (child: ChildProcess) =>

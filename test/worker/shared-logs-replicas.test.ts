@@ -1,14 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { CONTAINER_ENV, CONVEYOR, waitFor } from '../helpers/cli.js';
+import { waitFor } from '../helpers/cli.js';
 import { tempPostgresUrl } from '../helpers/postgres.js';
 import { tempDir, tempRepo } from '../helpers/repo.js';
 import { cubeLog, runEnded } from '../helpers/runs.js';
-import { ADMIN_TOKEN, registerRepo, startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  ADMIN_TOKEN,
+  registerRepo,
+  serverProcess,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.js';
 import { startWorker, workerToken, type TestWorker } from '../helpers/workers.js';
 
 const LINES = 160;
@@ -37,15 +43,9 @@ async function page1(server: string, slug: string): Promise<string> {
 }
 
 /** `conveyor server` as a process of its own, to be killed (-9) as a replica dies. */
-async function replica(
-  dataDir: string,
-  databaseUrl: string,
-  blobStore: string,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    CONVEYOR,
+function replica(dataDir: string, databaseUrl: string, blobStore: string): ReturnType<typeof serverProcess> {
+  return serverProcess(
     [
-      'server',
       '--port',
       '0',
       '--data-dir',
@@ -57,21 +57,9 @@ async function replica(
       '--embedded-workers',
       '0',
     ],
-    {
-      env: {
-        ...process.env,
-        ...CONTAINER_ENV,
-        CONVEYOR_ADMIN_TOKEN: ADMIN_TOKEN,
-        CONVEYOR_SECRET_KEY: 'test-secret-key-0123456789',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { CONVEYOR_ADMIN_TOKEN: ADMIN_TOKEN, CONVEYOR_SECRET_KEY: 'test-secret-key-0123456789' },
+    20_000,
   );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await waitFor(() => /listening on (http:\/\/\S+)/.exec(out)?.[1], 'replica A to start', 20_000);
-  return { child, url };
 }
 
 /**

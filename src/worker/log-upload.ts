@@ -138,21 +138,20 @@ export class UploadingLogStore implements LogStore {
   /** Uploads what one cube spooled; resolves once the server holds it (or the lease is gone). */
   async flushCube(cubeId: string): Promise<void> {
     const log = this.cubes.get(cubeId);
-    if (!log) return;
-    clearTimeout(log.timer);
-    log.timer = undefined;
-    await log.uploading?.catch(() => undefined);
-    await this.upload(log).catch(() => undefined);
+    if (log) await this.drain(log).catch(() => undefined);
   }
 
   /** Uploads everything spooled; resolves once the server holds all of it (or the lease is gone). */
   async flush(): Promise<void> {
-    for (const log of this.cubes.values()) {
-      clearTimeout(log.timer);
-      log.timer = undefined;
-      await log.uploading?.catch(() => undefined);
-      await this.upload(log);
-    }
+    for (const log of this.cubes.values()) await this.drain(log);
+  }
+
+  /** Uploads one cube's spool now, after the upload in flight, instead of at its flush timer. */
+  private async drain(log: CubeLog): Promise<void> {
+    clearTimeout(log.timer);
+    log.timer = undefined;
+    await log.uploading?.catch(() => undefined);
+    await this.upload(log);
   }
 
   /** Waits for the uploads in flight (after a fence: until the server refused them, 409). */
